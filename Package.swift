@@ -1,0 +1,89 @@
+// swift-tools-version:6.1
+// Shiftgate: a PagerDuty on-call cache (sync) and a cache-only access-approval webhook (serve).
+// Data flows one way: PagerDuty -> Sync -> OnCallStore -> Approval -> Server; Drift reads the store.
+import PackageDescription
+
+let package = Package(
+    name: "shiftgate",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "shiftgate", targets: ["shiftgate"]),
+        .executable(name: "pagerduty-simulator", targets: ["pagerduty-simulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // REST client for PagerDuty: wire types, pagination, retries, pacing. Knows no SQLite.
+        .target(name: "PagerDuty", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The SQLite cache: migrations, records, one write per snapshot, focused reads. Knows no HTTP.
+        .target(name: "OnCallStore", dependencies: [
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // PagerDuty -> OnCallStore, as one snapshot.
+        .target(name: "Sync", dependencies: [
+            "PagerDuty", "OnCallStore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The approval decision (pure) and Indent's webhook protocol.
+        .target(name: "Approval", dependencies: [
+            "OnCallStore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Snapshot diff (pure) and its renderers.
+        .target(name: "Drift", dependencies: ["OnCallStore"]),
+        // The Hummingbird webhook application.
+        .target(name: "Server", dependencies: [
+            "Approval", "OnCallStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // A stand-in PagerDuty REST API for tests, the demo and benchmarks.
+        .target(name: "PagerDutySimulator", dependencies: [
+            "PagerDuty",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "pagerduty-simulator", dependencies: [
+            "PagerDutySimulator",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+        .executableTarget(name: "shiftgate", dependencies: [
+            "PagerDuty", "OnCallStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
+        // Fixtures shared by the test targets: a live simulator on loopback, temporary databases.
+        .target(name: "TestSupport", dependencies: [
+            "PagerDutySimulator", "OnCallStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ], path: "Tests/TestSupport"),
+        .testTarget(name: "PagerDutyTests", dependencies: ["PagerDuty", "TestSupport"]),
+        .testTarget(name: "PagerDutySimulatorTests", dependencies: ["PagerDutySimulator", "PagerDuty", "TestSupport"]),
+        .testTarget(name: "OnCallStoreTests", dependencies: ["OnCallStore", "TestSupport"]),
+        .testTarget(name: "SyncTests", dependencies: ["Sync", "PagerDuty", "OnCallStore", "TestSupport"]),
+        .testTarget(name: "ApprovalTests", dependencies: ["Approval", "OnCallStore"]),
+        .testTarget(name: "DriftTests", dependencies: ["Drift", "OnCallStore"]),
+        .testTarget(name: "ServerTests", dependencies: [
+            "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "TestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        .testTarget(name: "ShiftgateCLITests", dependencies: ["TestSupport", "OnCallStore"]),
+    ]
+)
