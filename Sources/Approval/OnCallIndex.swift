@@ -1,0 +1,83 @@
+import Foundation
+import OnCallStore
+
+/// One snapshot, indexed for the decision under one policy: users by lowercased email, and each
+/// user's shifts in allowed schedules sorted by start. Built once per snapshot; a lookup is a
+/// dictionary hit and a short scan, so a decision takes microseconds.
+public struct OnCallIndex: Sendable {
+    public let snapshot: SnapshotInfo
+    public let policy: ApprovalPolicy
+    let usersByEmail: [String: User]
+    let shiftsByUser: [String: [Shift]]
+    let schedulesById: [String: Schedule]
+    /// Allow-list entries that matched no schedule of the snapshot (worth a warning at load).
+    public let unmatchedAllowList: [String]
+    public let allowedScheduleIds: Set<String>
+
+    public init(_ contents: SnapshotContents, policy: ApprovalPolicy) {
+        snapshot = contents.info
+        self.policy = policy
+        var users: [String: User] = [:]
+        for user in contents.users { users[user.email.lowercased()] = user }
+        usersByEmail = users
+        var schedules: [String: Schedule] = [:]
+        for schedule in contents.schedules { schedules[schedule.id] = schedule }
+        schedulesById = schedules
+
+        var allowed = Set(contents.schedules.map(\.id))
+        var unmatched: [String] = []
+        if !policy.allowedSchedules.isEmpty {
+            var listed = Set<String>()
+            for entry in policy.allowedSchedules {
+                let matches = contents.schedules.filter { $0.id == entry || $0.name == entry }.map(\.id)
+                if matches.isEmpty { unmatched.append(entry) }
+                listed.formUnion(matches)
+            }
+            allowed = listed
+        }
+        if let maxLevel = policy.maxEscalationLevel {
+            let reached = Set(contents.targets.filter { $0.kind == .schedule && $0.level <= maxLevel }.map(\.targetId))
+            allowed.formIntersection(reached)
+        }
+        allowedScheduleIds = allowed
+        unmatchedAllowList = unmatched
+
+        var byUser: [String: [Shift]] = [:]
+        for shift in contents.shifts where allowed.contains(shift.scheduleId) {
+            byUser[shift.userId, default: []].append(shift)
+        }
+        for key in byUser.keys { byUser[key]!.sort { $0.start < $1.start } }
+        shiftsByUser = byUser
+    }
+
+    public func user(email: String) -> User? {
+        usersByEmail[email.lowercased()]
+    }
+
+    public func schedule(id: String) -> Schedule? {
+        schedulesById[id]
+    }
+
+    /// The user's continuous on-call stretch that overlaps [from, to): back-to-back or overlapping
+    /// shifts in allowed schedules count as one. Nil when no allowed shift overlaps.
+    public func stretch(userId: String, overlapping from: Date, _ to: Date) -> Stretch? {
+        guard let shifts = shiftsByUser[userId] else { return nil }
+        guard let first = shifts.firstIndex(where: { $0.end > from && $0.start < to }) else { return nil }
+        var end = shifts[first].end
+        var scheduleIds = [shifts[first].scheduleId]
+        var index = first + 1
+        while index < shifts.count, shifts[index].start <= end {
+            if shifts[index].end > end { end = shifts[index].end }
+            if !scheduleIds.contains(shifts[index].scheduleId) { scheduleIds.append(shifts[index].scheduleId) }
+            index += 1
+        }
+        return Stretch(start: shifts[first].start, end: end, scheduleIds: scheduleIds)
+    }
+
+    public struct Stretch: Sendable, Equatable {
+        public var start: Date
+        public var end: Date
+        /// Schedules of the shifts that make up the stretch, in order.
+        public var scheduleIds: [String]
+    }
+}

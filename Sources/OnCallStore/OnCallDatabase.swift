@@ -1,0 +1,265 @@
+import Foundation
+import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Errors opening or reading the cache, in words an operator can act on.
+public enum OnCallStoreError: Error, CustomStringConvertible, Equatable {
+    case missing(path: String)
+    case cannotCreate(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let path):
+            "no cache at \(path): run `shiftgate sync` first (or pass --database / SHIFTGATE_DATABASE)"
+        case .cannotCreate(let path, let reason):
+            "cannot create the cache at \(path): \(reason)"
+        }
+    }
+}
+
+/// The SQLite cache. Owns one `DatabasePool` (WAL, so `serve` reads while `sync` writes), migrates it
+/// when opened, and offers named writes that keep snapshots whole and focused reads.
+public final class OnCallDatabase: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens (and, unless `mustExist`, creates with mode 0600) the cache at `path`.
+    public init(path: String, mustExist: Bool = false, busyTimeout: Double = 10) throws {
+        self.path = path
+        if !FileManager.default.fileExists(atPath: path) {
+            if mustExist { throw OnCallStoreError.missing(path: path) }
+            let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+            if descriptor < 0, errno != EEXIST {
+                throw OnCallStoreError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
+            }
+            if descriptor >= 0 { close(descriptor) }
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.label = "shiftgate"
+        configuration.prepareDatabase { db in
+            // A killed writer must never leave a file that fails integrity_check: keep SQLite's
+            // durability on (FULL sync in WAL costs little for one write per snapshot).
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Schema.migrator.migrate(pool)
+    }
+
+    // MARK: Writes
+
+    /// Writes `contents` as a new snapshot, makes it current and prunes all but the newest `keep`,
+    /// in one transaction: readers see the old roster or the new one, never part of either.
+    @discardableResult
+    public func writeSnapshot(_ contents: SnapshotContents, keep: Int) throws -> SnapshotInfo {
+        try pool.write { db in
+            var info = contents.info
+            info.userCount = contents.users.count
+            info.scheduleCount = contents.schedules.count
+            info.shiftCount = contents.shifts.count
+            info.policyCount = contents.policies.count
+            info.onCallCount = contents.onCalls.count
+            try db.execute(sql: """
+                INSERT INTO snapshot (started_at, finished_at, window_start, window_end, user_count, schedule_count,
+                    shift_count, policy_count, oncall_count, api_requests, rate_limited)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [
+                    info.startedAt.unixSeconds, info.finishedAt.unixSeconds, info.windowStart.unixSeconds,
+                    info.windowEnd.unixSeconds, info.userCount, info.scheduleCount, info.shiftCount, info.policyCount,
+                    info.onCallCount, info.apiRequests, info.rateLimited,
+                ])
+            let id = db.lastInsertedRowID
+            info.id = id
+
+            let insertUser = try db.cachedStatement(sql: "INSERT OR REPLACE INTO user (snapshot_id, id, name, email, email_lower, time_zone) VALUES (?, ?, ?, ?, ?, ?)")
+            for user in contents.users {
+                try insertUser.execute(arguments: [id, user.id, user.name, user.email, user.email.lowercased(), user.timeZone])
+            }
+            let insertSchedule = try db.cachedStatement(sql: "INSERT OR REPLACE INTO schedule (snapshot_id, id, name, time_zone, description) VALUES (?, ?, ?, ?, ?)")
+            for schedule in contents.schedules {
+                try insertSchedule.execute(arguments: [id, schedule.id, schedule.name, schedule.timeZone, schedule.description])
+            }
+            let insertMember = try db.cachedStatement(sql: "INSERT OR IGNORE INTO schedule_member (snapshot_id, schedule_id, user_id) VALUES (?, ?, ?)")
+            for member in contents.members {
+                try insertMember.execute(arguments: [id, member.scheduleId, member.userId])
+            }
+            let insertShift = try db.cachedStatement(sql: "INSERT INTO shift (snapshot_id, schedule_id, user_id, start, \"end\") VALUES (?, ?, ?, ?, ?)")
+            for shift in contents.shifts {
+                try insertShift.execute(arguments: [id, shift.scheduleId, shift.userId, shift.start.unixSeconds, shift.end.unixSeconds])
+            }
+            let insertOverride = try db.cachedStatement(sql: "INSERT INTO override (snapshot_id, schedule_id, user_id, start, \"end\") VALUES (?, ?, ?, ?, ?)")
+            for override in contents.overrides {
+                try insertOverride.execute(arguments: [id, override.scheduleId, override.userId, override.start.unixSeconds, override.end.unixSeconds])
+            }
+            let insertPolicy = try db.cachedStatement(sql: "INSERT OR REPLACE INTO escalation_policy (snapshot_id, id, name, num_loops) VALUES (?, ?, ?, ?)")
+            for policy in contents.policies {
+                try insertPolicy.execute(arguments: [id, policy.id, policy.name, policy.numLoops])
+            }
+            let insertTarget = try db.cachedStatement(sql: "INSERT INTO escalation_target (snapshot_id, policy_id, level, rule_id, delay_minutes, target_type, target_id) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            for target in contents.targets {
+                try insertTarget.execute(arguments: [id, target.policyId, target.level, target.ruleId, target.delayMinutes, target.kind.rawValue, target.targetId])
+            }
+            let insertOnCall = try db.cachedStatement(sql: "INSERT INTO oncall (snapshot_id, policy_id, level, schedule_id, user_id, start, \"end\") VALUES (?, ?, ?, ?, ?, ?, ?)")
+            for onCall in contents.onCalls {
+                try insertOnCall.execute(arguments: [id, onCall.policyId, onCall.level, onCall.scheduleId, onCall.userId, onCall.start?.unixSeconds, onCall.end?.unixSeconds])
+            }
+
+            try db.execute(sql: """
+                UPDATE sync_state SET current_snapshot_id = ?, last_success_at = ?, last_attempt_at = ? WHERE id = 1
+                """, arguments: [id, info.finishedAt.unixSeconds, info.startedAt.unixSeconds])
+            try db.execute(sql: """
+                DELETE FROM snapshot WHERE id NOT IN (SELECT id FROM snapshot ORDER BY id DESC LIMIT ?)
+                """, arguments: [max(1, keep)])
+            return info
+        }
+    }
+
+    /// Notes a failed sync; the current snapshot stays as it was.
+    public func recordFailure(at date: Date, reason: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE sync_state SET last_failure_at = ?, last_failure_reason = ?, last_attempt_at = ? WHERE id = 1",
+                           arguments: [date.unixSeconds, reason, date.unixSeconds])
+        }
+    }
+
+    /// Appends audit records in one transaction.
+    public func appendDecisions(_ records: [DecisionRecord]) throws {
+        guard !records.isEmpty else { return }
+        try pool.write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO decision (decided_at, request_id, requester, resources, outcome, reason, snapshot_id, schedule_id, granted_seconds)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for record in records {
+                try insert.execute(arguments: [
+                    record.decidedAt.timeIntervalSince1970, record.requestId, record.requester, record.resources,
+                    record.outcome, record.reason, record.snapshotId, record.scheduleId, record.grantedSeconds,
+                ])
+            }
+        }
+    }
+
+    // MARK: Reads
+
+    public func syncState() throws -> SyncState {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM sync_state WHERE id = 1") else { return SyncState() }
+            return SyncState(
+                currentSnapshotId: row["current_snapshot_id"],
+                lastSuccessAt: (row["last_success_at"] as Int64?).map(Date.init(unixSeconds:)),
+                lastAttemptAt: (row["last_attempt_at"] as Int64?).map(Date.init(unixSeconds:)),
+                lastFailureAt: (row["last_failure_at"] as Int64?).map(Date.init(unixSeconds:)),
+                lastFailureReason: row["last_failure_reason"]
+            )
+        }
+    }
+
+    /// The current snapshot's id, cheaply (the server polls it).
+    public func currentSnapshotId() throws -> Int64? {
+        try pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT current_snapshot_id FROM sync_state WHERE id = 1")
+        }
+    }
+
+    public func currentSnapshotInfo() throws -> SnapshotInfo? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT snapshot.* FROM snapshot JOIN sync_state ON sync_state.current_snapshot_id = snapshot.id")
+                .map(SnapshotInfo.init(row:))
+        }
+    }
+
+    /// Every kept snapshot, oldest first.
+    public func snapshots() throws -> [SnapshotInfo] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM snapshot ORDER BY id").map(SnapshotInfo.init(row:))
+        }
+    }
+
+    /// The current snapshot in full, or nil when no sync has completed.
+    public func currentSnapshot() throws -> SnapshotContents? {
+        try pool.read { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT current_snapshot_id FROM sync_state WHERE id = 1") else { return nil }
+            return try Self.contents(db, id: id)
+        }
+    }
+
+    /// One snapshot in full, read in one transaction.
+    public func snapshot(id: Int64) throws -> SnapshotContents? {
+        try pool.read { db in try Self.contents(db, id: id) }
+    }
+
+    static func contents(_ db: Database, id: Int64) throws -> SnapshotContents? {
+        guard let infoRow = try Row.fetchOne(db, sql: "SELECT * FROM snapshot WHERE id = ?", arguments: [id]) else { return nil }
+        let arguments: StatementArguments = [id]
+        let users = try Row.fetchAll(db, sql: "SELECT id, name, email, time_zone FROM user WHERE snapshot_id = ? ORDER BY id", arguments: arguments).map {
+            User(id: $0[0], name: $0[1], email: $0[2], timeZone: $0[3])
+        }
+        let schedules = try Row.fetchAll(db, sql: "SELECT id, name, time_zone, description FROM schedule WHERE snapshot_id = ? ORDER BY id", arguments: arguments).map {
+            Schedule(id: $0[0], name: $0[1], timeZone: $0[2], description: $0[3])
+        }
+        let members = try Row.fetchAll(db, sql: "SELECT schedule_id, user_id FROM schedule_member WHERE snapshot_id = ? ORDER BY schedule_id, user_id", arguments: arguments).map {
+            ScheduleMember(scheduleId: $0[0], userId: $0[1])
+        }
+        let shifts = try Row.fetchAll(db, sql: "SELECT schedule_id, user_id, start, \"end\" FROM shift WHERE snapshot_id = ? ORDER BY schedule_id, start", arguments: arguments).map {
+            Shift(scheduleId: $0[0], userId: $0[1], start: Date(unixSeconds: $0[2]), end: Date(unixSeconds: $0[3]))
+        }
+        let overrides = try Row.fetchAll(db, sql: "SELECT schedule_id, user_id, start, \"end\" FROM override WHERE snapshot_id = ? ORDER BY schedule_id, start", arguments: arguments).map {
+            Override(scheduleId: $0[0], userId: $0[1], start: Date(unixSeconds: $0[2]), end: Date(unixSeconds: $0[3]))
+        }
+        let policies = try Row.fetchAll(db, sql: "SELECT id, name, num_loops FROM escalation_policy WHERE snapshot_id = ? ORDER BY id", arguments: arguments).map {
+            EscalationPolicy(id: $0[0], name: $0[1], numLoops: $0[2])
+        }
+        let targets = try Row.fetchAll(db, sql: "SELECT policy_id, level, rule_id, delay_minutes, target_type, target_id FROM escalation_target WHERE snapshot_id = ? ORDER BY policy_id, level, target_type, target_id", arguments: arguments).map {
+            EscalationTarget(policyId: $0[0], level: $0[1], ruleId: $0[2], delayMinutes: $0[3], kind: EscalationTarget.Kind(rawValue: $0[4]) ?? .user, targetId: $0[5])
+        }
+        let onCalls = try Row.fetchAll(db, sql: "SELECT policy_id, level, schedule_id, user_id, start, \"end\" FROM oncall WHERE snapshot_id = ? ORDER BY policy_id, level, start", arguments: arguments).map {
+            OnCall(policyId: $0[0], level: $0[1], scheduleId: $0[2], userId: $0[3],
+                   start: ($0[4] as Int64?).map(Date.init(unixSeconds:)), end: ($0[5] as Int64?).map(Date.init(unixSeconds:)))
+        }
+        return SnapshotContents(info: SnapshotInfo(row: infoRow), users: users, schedules: schedules, members: members, shifts: shifts,
+                                overrides: overrides, policies: policies, targets: targets, onCalls: onCalls)
+    }
+
+    /// Audit records decided at or after `since`, oldest first.
+    public func decisions(since: Date, limit: Int = 10_000) throws -> [DecisionRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM decision WHERE decided_at >= ? ORDER BY decided_at, id LIMIT ?
+                """, arguments: [since.timeIntervalSince1970, limit]).map { row in
+                DecisionRecord(
+                    id: row["id"], decidedAt: Date(timeIntervalSince1970: row["decided_at"]), requestId: row["request_id"],
+                    requester: row["requester"], resources: row["resources"], outcome: row["outcome"], reason: row["reason"],
+                    snapshotId: row["snapshot_id"], scheduleId: row["schedule_id"], grantedSeconds: row["granted_seconds"])
+            }
+        }
+    }
+
+    /// `PRAGMA integrity_check`'s answer: "ok" for a sound file.
+    public func integrityCheck() throws -> String {
+        try pool.read { db in
+            try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ")
+        }
+    }
+}
+
+extension SnapshotInfo {
+    init(row: Row) {
+        self.init(
+            id: row["id"], startedAt: Date(unixSeconds: row["started_at"]), finishedAt: Date(unixSeconds: row["finished_at"]),
+            windowStart: Date(unixSeconds: row["window_start"]), windowEnd: Date(unixSeconds: row["window_end"]),
+            userCount: row["user_count"], scheduleCount: row["schedule_count"], shiftCount: row["shift_count"],
+            policyCount: row["policy_count"], onCallCount: row["oncall_count"], apiRequests: row["api_requests"],
+            rateLimited: row["rate_limited"])
+    }
+}
+
+extension Date {
+    /// Whole Unix seconds, as the cache stores times (PagerDuty's times are whole seconds).
+    public var unixSeconds: Int64 { Int64(timeIntervalSince1970.rounded(.down)) }
+
+    public init(unixSeconds: Int64) {
+        self.init(timeIntervalSince1970: Double(unixSeconds))
+    }
+}

@@ -1,0 +1,137 @@
+import GRDB
+
+/// The cache's schema. Migrations are append-only: never edit one that has shipped.
+///
+/// Times are INTEGER Unix seconds (UTC); `sqlite3` shows them with `datetime(col, 'unixepoch')`, and
+/// the `current_shifts` view does that already. Every roster table is keyed by `snapshot_id`, so a
+/// snapshot is written and pruned as a unit and readers never see half of one.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: snapshots, roster, sync state, decisions") { db in
+            try db.execute(sql: """
+                CREATE TABLE snapshot (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    started_at INTEGER NOT NULL,
+                    finished_at INTEGER NOT NULL,
+                    window_start INTEGER NOT NULL,
+                    window_end INTEGER NOT NULL,
+                    user_count INTEGER NOT NULL,
+                    schedule_count INTEGER NOT NULL,
+                    shift_count INTEGER NOT NULL,
+                    policy_count INTEGER NOT NULL,
+                    oncall_count INTEGER NOT NULL,
+                    api_requests INTEGER NOT NULL,
+                    rate_limited INTEGER NOT NULL
+                );
+                CREATE TABLE user (
+                    snapshot_id INTEGER NOT NULL REFERENCES snapshot(id) ON DELETE CASCADE,
+                    id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    email TEXT NOT NULL,
+                    email_lower TEXT NOT NULL,
+                    time_zone TEXT NOT NULL,
+                    PRIMARY KEY (snapshot_id, id)
+                ) WITHOUT ROWID;
+                CREATE INDEX user_by_email ON user(snapshot_id, email_lower);
+                CREATE TABLE schedule (
+                    snapshot_id INTEGER NOT NULL REFERENCES snapshot(id) ON DELETE CASCADE,
+                    id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    time_zone TEXT NOT NULL,
+                    description TEXT NOT NULL,
+                    PRIMARY KEY (snapshot_id, id)
+                ) WITHOUT ROWID;
+                CREATE TABLE schedule_member (
+                    snapshot_id INTEGER NOT NULL REFERENCES snapshot(id) ON DELETE CASCADE,
+                    schedule_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    PRIMARY KEY (snapshot_id, schedule_id, user_id)
+                ) WITHOUT ROWID;
+                CREATE TABLE shift (
+                    snapshot_id INTEGER NOT NULL REFERENCES snapshot(id) ON DELETE CASCADE,
+                    schedule_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    start INTEGER NOT NULL,
+                    "end" INTEGER NOT NULL,
+                    CHECK ("end" > start)
+                );
+                CREATE INDEX shift_by_snapshot ON shift(snapshot_id, schedule_id, start);
+                CREATE TABLE override (
+                    snapshot_id INTEGER NOT NULL REFERENCES snapshot(id) ON DELETE CASCADE,
+                    schedule_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    start INTEGER NOT NULL,
+                    "end" INTEGER NOT NULL
+                );
+                CREATE INDEX override_by_snapshot ON override(snapshot_id, schedule_id);
+                CREATE TABLE escalation_policy (
+                    snapshot_id INTEGER NOT NULL REFERENCES snapshot(id) ON DELETE CASCADE,
+                    id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    num_loops INTEGER NOT NULL,
+                    PRIMARY KEY (snapshot_id, id)
+                ) WITHOUT ROWID;
+                CREATE TABLE escalation_target (
+                    snapshot_id INTEGER NOT NULL REFERENCES snapshot(id) ON DELETE CASCADE,
+                    policy_id TEXT NOT NULL,
+                    level INTEGER NOT NULL,
+                    rule_id TEXT NOT NULL,
+                    delay_minutes INTEGER NOT NULL,
+                    target_type TEXT NOT NULL CHECK (target_type IN ('schedule', 'user')),
+                    target_id TEXT NOT NULL
+                );
+                CREATE INDEX escalation_target_by_snapshot ON escalation_target(snapshot_id, policy_id, level);
+                CREATE TABLE oncall (
+                    snapshot_id INTEGER NOT NULL REFERENCES snapshot(id) ON DELETE CASCADE,
+                    policy_id TEXT NOT NULL,
+                    level INTEGER NOT NULL,
+                    schedule_id TEXT,
+                    user_id TEXT NOT NULL,
+                    start INTEGER,
+                    "end" INTEGER
+                );
+                CREATE INDEX oncall_by_snapshot ON oncall(snapshot_id, user_id);
+                CREATE TABLE sync_state (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    current_snapshot_id INTEGER REFERENCES snapshot(id) ON DELETE SET NULL,
+                    last_success_at INTEGER,
+                    last_attempt_at INTEGER,
+                    last_failure_at INTEGER,
+                    last_failure_reason TEXT
+                );
+                INSERT INTO sync_state (id) VALUES (1);
+                CREATE TABLE decision (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    decided_at REAL NOT NULL,
+                    request_id TEXT NOT NULL,
+                    requester TEXT NOT NULL,
+                    resources TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    snapshot_id INTEGER,
+                    schedule_id TEXT,
+                    granted_seconds INTEGER
+                );
+                CREATE INDEX decision_by_time ON decision(decided_at);
+
+                -- For people with sqlite3: the current snapshot's shifts, readable.
+                CREATE VIEW current_shifts AS
+                SELECT s.name AS schedule, s.id AS schedule_id, u.name AS user, u.email AS email,
+                       datetime(sh.start, 'unixepoch') AS start_utc, datetime(sh."end", 'unixepoch') AS end_utc,
+                       s.time_zone AS schedule_time_zone
+                FROM shift sh
+                JOIN sync_state st ON st.id = 1 AND sh.snapshot_id = st.current_snapshot_id
+                JOIN schedule s ON s.snapshot_id = sh.snapshot_id AND s.id = sh.schedule_id
+                LEFT JOIN user u ON u.snapshot_id = sh.snapshot_id AND u.id = sh.user_id
+                ORDER BY sh.start, s.name;
+
+                CREATE VIEW on_call_now AS
+                SELECT schedule, schedule_id, user, email, start_utc, end_utc, schedule_time_zone
+                FROM current_shifts
+                WHERE start_utc <= datetime('now') AND end_utc > datetime('now');
+                """)
+        }
+        return migrator
+    }
+}

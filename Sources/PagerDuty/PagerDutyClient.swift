@@ -1,0 +1,357 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import Synchronization
+
+/// Where and how to reach PagerDuty.
+public struct PagerDutyConfiguration: Sendable, CustomStringConvertible {
+    public static let defaultBaseURL = URL(string: "https://api.pagerduty.com")!
+
+    public var baseURL: URL
+    public var apiKey: String
+    /// Requests in flight at once.
+    public var concurrency: Int
+    /// Client-side pacing. The default leaves headroom under PagerDuty's 960 per minute for other
+    /// integrations that share the key.
+    public var requestsPerMinute: Int
+    /// Stop after this many requests (retries included). Nil: no budget.
+    public var maxRequests: Int?
+    /// Per request, from connect to the last byte.
+    public var requestTimeout: Double
+    public var retry: RetryPolicy
+
+    public init(
+        baseURL: URL = PagerDutyConfiguration.defaultBaseURL, apiKey: String, concurrency: Int = 4,
+        requestsPerMinute: Int = 900, maxRequests: Int? = nil, requestTimeout: Double = 30,
+        retry: RetryPolicy = RetryPolicy()
+    ) {
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.concurrency = concurrency
+        self.requestsPerMinute = requestsPerMinute
+        self.maxRequests = maxRequests
+        self.requestTimeout = requestTimeout
+        self.retry = retry
+    }
+
+    /// Never prints the key.
+    public var description: String {
+        "PagerDuty(\(baseURL.absoluteString), concurrency \(concurrency), \(requestsPerMinute)/min)"
+    }
+}
+
+/// What the client spent so far.
+public struct PagerDutyUsage: Sendable, Equatable {
+    /// HTTP requests sent, retries included.
+    public var requests = 0
+    /// Replies that were 429.
+    public var rateLimited = 0
+    /// Requests that were retries.
+    public var retries = 0
+
+    public init() {}
+}
+
+/// PagerDuty REST API v2 client over `URLSession` (libcurl on Linux): reads every page, paces itself
+/// under the rate limit, retries what is worth retrying, and counts what it spent.
+public final class PagerDutyClient: Sendable {
+    public static let pageLimit = 100
+    public static let maxOffset = 10_000
+
+    public let configuration: PagerDutyConfiguration
+    private let session: URLSession
+    private let logger: Logger
+    private let pacer: Pacer
+    private let inFlight: AsyncSemaphore
+    private let spent = Mutex(PagerDutyUsage())
+
+    public init(configuration: PagerDutyConfiguration, logger: Logger = Logger(label: "shiftgate.pagerduty")) {
+        self.configuration = configuration
+        self.logger = logger
+        let sessionConfiguration = URLSessionConfiguration.ephemeral
+        sessionConfiguration.httpMaximumConnectionsPerHost = max(1, configuration.concurrency)
+        sessionConfiguration.timeoutIntervalForRequest = configuration.requestTimeout
+        sessionConfiguration.timeoutIntervalForResource = configuration.requestTimeout
+        sessionConfiguration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        sessionConfiguration.urlCache = nil
+        sessionConfiguration.httpCookieStorage = nil
+        self.session = URLSession(configuration: sessionConfiguration)
+        self.pacer = Pacer(requestsPerMinute: configuration.requestsPerMinute, burst: max(1, configuration.concurrency))
+        self.inFlight = AsyncSemaphore(limit: configuration.concurrency)
+    }
+
+    deinit {
+        session.finishTasksAndInvalidate()
+    }
+
+    public var usage: PagerDutyUsage { spent.withLock { $0 } }
+
+    // MARK: Endpoints
+
+    public func users() async throws -> [User] {
+        try await list("/users", itemsKey: "users")
+    }
+
+    public func user(id: String) async throws -> User {
+        try await single("/users/\(id)", itemsKey: "user")
+    }
+
+    public func teams() async throws -> [Team] {
+        try await list("/teams", itemsKey: "teams")
+    }
+
+    public func schedules() async throws -> [Schedule] {
+        try await list("/schedules", itemsKey: "schedules")
+    }
+
+    /// One schedule with its layers, overrides and final schedule rendered for [since, until).
+    public func schedule(id: String, since: Date, until: Date) async throws -> Schedule {
+        try await single("/schedules/\(id)", itemsKey: "schedule", query: [
+            URLQueryItem(name: "since", value: PagerDutyDate.format(since)),
+            URLQueryItem(name: "until", value: PagerDutyDate.format(until)),
+        ])
+    }
+
+    public func escalationPolicies() async throws -> [EscalationPolicy] {
+        try await list("/escalation_policies", itemsKey: "escalation_policies")
+    }
+
+    /// On-call entries for [since, until), optionally for some escalation policies only.
+    public func onCalls(since: Date, until: Date, escalationPolicyIds: [String] = []) async throws -> [OnCall] {
+        var query = [
+            URLQueryItem(name: "since", value: PagerDutyDate.format(since)),
+            URLQueryItem(name: "until", value: PagerDutyDate.format(until)),
+        ]
+        query += escalationPolicyIds.map { URLQueryItem(name: "escalation_policy_ids[]", value: $0) }
+        return try await list("/oncalls", itemsKey: "oncalls", query: query)
+    }
+
+    /// How many entries a list holds (one request, `total=true`), to decide how to narrow it.
+    public func count(_ path: String, itemsKey: String, query: [URLQueryItem] = []) async throws -> Int? {
+        let first: Page<IgnoredItem> = try await page(path, itemsKey: itemsKey, query: query, offset: 0, limit: 1, total: true)
+        return first.total
+    }
+
+    // MARK: Pagination
+
+    /// Reads every page. The first page asks for `total`; when PagerDuty gives it, the remaining pages
+    /// are fetched concurrently (bounded by `concurrency`), otherwise one after another while `more`.
+    public func list<Item: Decodable & Sendable>(_ path: String, itemsKey: String, query: [URLQueryItem] = []) async throws -> [Item] {
+        let limit = Self.pageLimit
+        let first: Page<Item> = try await page(path, itemsKey: itemsKey, query: query, offset: 0, limit: limit, total: true)
+        guard first.more else { return first.items }
+        if let total = first.total, total > 0 {
+            guard total <= Self.maxOffset else { throw PagerDutyError.listTooLong(path: path) }
+            let offsets = Array(stride(from: limit, to: total, by: limit))
+            let pages = try await withThrowingTaskGroup(of: (Int, [Item], Bool).self) { group in
+                for offset in offsets {
+                    group.addTask {
+                        let next: Page<Item> = try await self.page(path, itemsKey: itemsKey, query: query, offset: offset, limit: limit, total: false)
+                        return (offset, next.items, next.more)
+                    }
+                }
+                var collected: [(Int, [Item], Bool)] = []
+                for try await result in group { collected.append(result) }
+                return collected.sorted { $0.0 < $1.0 }
+            }
+            var items = first.items
+            for (_, pageItems, _) in pages { items += pageItems }
+            // The list grew while we read it: carry on sequentially from where the known total ended.
+            if let last = pages.last, last.2 {
+                items += try await sequentialPages(path, itemsKey: itemsKey, query: query, from: last.0 + limit)
+            }
+            return items
+        }
+        return first.items + (try await sequentialPages(path, itemsKey: itemsKey, query: query, from: limit))
+    }
+
+    private func sequentialPages<Item: Decodable & Sendable>(_ path: String, itemsKey: String, query: [URLQueryItem], from start: Int) async throws -> [Item] {
+        var items: [Item] = []
+        var offset = start
+        while true {
+            guard offset + Self.pageLimit <= Self.maxOffset else { throw PagerDutyError.listTooLong(path: path) }
+            let next: Page<Item> = try await page(path, itemsKey: itemsKey, query: query, offset: offset, limit: Self.pageLimit, total: false)
+            items += next.items
+            guard next.more, !next.items.isEmpty else { return items }
+            offset += Self.pageLimit
+        }
+    }
+
+    private func page<Item: Decodable & Sendable>(_ path: String, itemsKey: String, query: [URLQueryItem], offset: Int, limit: Int, total: Bool) async throws -> Page<Item> {
+        var items = query
+        items.append(URLQueryItem(name: "limit", value: String(limit)))
+        items.append(URLQueryItem(name: "offset", value: String(offset)))
+        if total { items.append(URLQueryItem(name: "total", value: "true")) }
+        let data = try await get(path, query: items)
+        return try decode(Page<Item>.self, from: data, path: path, itemsKey: itemsKey)
+    }
+
+    private func single<Item: Decodable & Sendable>(_ path: String, itemsKey: String, query: [URLQueryItem] = []) async throws -> Item {
+        let data = try await get(path, query: query)
+        let wrapper = try decode([String: Item].self, from: data, path: path, itemsKey: itemsKey)
+        guard let item = wrapper[itemsKey] else {
+            throw PagerDutyError.invalidReply(path: path, detail: "no \"\(itemsKey)\" in the reply")
+        }
+        return item
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, from data: Data, path: String, itemsKey: String) throws -> T {
+        let decoder = JSONDecoder.pagerDuty()
+        decoder.userInfo[.pageItemsKey] = itemsKey
+        do {
+            return try decoder.decode(type, from: data)
+        } catch let error as DecodingError {
+            throw PagerDutyError.invalidReply(path: path, detail: Self.describe(error))
+        } catch {
+            throw PagerDutyError.invalidReply(path: path, detail: "\(error)")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func at(_ path: [any CodingKey]) -> String {
+            path.isEmpty ? "the top level" : path.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .dataCorrupted(let context):
+            return context.underlyingError != nil ? "not valid JSON" : "\(context.debugDescription) at \(at(context.codingPath))"
+        case .keyNotFound(let key, let context):
+            return "missing \"\(key.stringValue)\" at \(at(context.codingPath))"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "\(context.debugDescription) at \(at(context.codingPath))"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    // MARK: One request, with pacing, budget and retries
+
+    /// GETs `path` and returns the 2xx body, or throws a `PagerDutyError`.
+    public func get(_ path: String, query: [URLQueryItem] = []) async throws -> Data {
+        var components = URLComponents(url: configuration.baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
+        if !query.isEmpty { components.queryItems = query }
+        guard let url = components.url else {
+            throw PagerDutyError.rejected(path: path, status: 0, message: "cannot form a URL")
+        }
+        var request = URLRequest(url: url)
+        request.httpMethod = "GET"
+        request.timeoutInterval = configuration.requestTimeout
+        request.setValue("application/vnd.pagerduty+json;version=2", forHTTPHeaderField: "Accept")
+        request.setValue("Token token=\(configuration.apiKey)", forHTTPHeaderField: "Authorization")
+        request.setValue("shiftgate", forHTTPHeaderField: "User-Agent")
+
+        var attempt = 0
+        while true {
+            attempt += 1
+            try Task.checkCancellation()
+            try reserveBudget(isRetry: attempt > 1)
+            try await pacer.acquire()
+            await inFlight.wait()
+            let outcome: Result<(Data, URLResponse), any Error>
+            do {
+                outcome = .success(try await session.data(for: request))
+            } catch {
+                outcome = .failure(error)
+            }
+            await inFlight.signal()
+
+            let jitter = Double.random(in: 0..<1)
+            switch outcome {
+            case .failure(let error):
+                if error is CancellationError || Task.isCancelled { throw CancellationError() }
+                let message = Self.transportMessage(error)
+                guard let delay = configuration.retry.transportRetryDelay(attempt: attempt, jitter: jitter) else {
+                    throw PagerDutyError.transport(path: path, attempts: attempt, message: message)
+                }
+                logger.warning("PagerDuty request failed; retrying", metadata: ["path": "\(path)", "attempt": "\(attempt)", "error": "\(message)", "retry_in": "\(Self.seconds(delay))"])
+                try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+            case .success(let (data, response)):
+                guard let http = response as? HTTPURLResponse else {
+                    throw PagerDutyError.invalidReply(path: path, detail: "not an HTTP reply")
+                }
+                let headers = Self.lowercasedHeaders(http)
+                await observeRateLimitHeaders(headers)
+                let status = http.statusCode
+                switch configuration.retry.disposition(status: status, headers: headers, attempt: attempt, jitter: jitter) {
+                case .accept:
+                    return data
+                case .retry(let delay, let rateLimited):
+                    if rateLimited {
+                        spent.withLock { $0.rateLimited += 1 }
+                        await pacer.pause(for: delay)
+                    }
+                    logger.warning("PagerDuty answered \(status); retrying", metadata: ["path": "\(path)", "attempt": "\(attempt)", "retry_in": "\(Self.seconds(delay))"])
+                    if !rateLimited { try await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }
+                case .fail:
+                    if status == 429 { spent.withLock { $0.rateLimited += 1 } }
+                    throw Self.error(status: status, body: data, path: path, attempts: attempt)
+                }
+            }
+        }
+    }
+
+    private func reserveBudget(isRetry: Bool) throws {
+        try spent.withLock { usage in
+            if let limit = configuration.maxRequests, usage.requests >= limit {
+                throw PagerDutyError.budgetExhausted(limit: limit)
+            }
+            usage.requests += 1
+            if isRetry { usage.retries += 1 }
+        }
+    }
+
+    private func observeRateLimitHeaders(_ headers: [String: String]) async {
+        if let limit = headers["ratelimit-limit"].flatMap({ Int($0) }), limit > 0 {
+            await pacer.adapt(toLimitPerMinute: limit)
+        }
+        if headers["ratelimit-remaining"].flatMap({ Int($0) }) == 0,
+           let reset = headers["ratelimit-reset"].flatMap({ Double($0) }), reset > 0 {
+            await pacer.pause(for: min(reset, configuration.retry.maxRateLimitWait))
+        }
+    }
+
+    static func error(status: Int, body: Data, path: String, attempts: Int) -> PagerDutyError {
+        let parsed = try? JSONDecoder().decode(ErrorBody.self, from: body)
+        var message = parsed?.error.message ?? HTTPURLResponse.localizedString(forStatusCode: status)
+        if let details = parsed?.error.errors, !details.isEmpty {
+            message += ": " + details.joined(separator: "; ")
+        }
+        switch status {
+        case 401: return .unauthorized(message: message)
+        case 403: return .forbidden(path: path, message: message)
+        case 429, 500..<600: return .unavailable(path: path, status: status, attempts: attempts, message: message)
+        default: return .rejected(path: path, status: status, message: message)
+        }
+    }
+
+    private static func lowercasedHeaders(_ response: HTTPURLResponse) -> [String: String] {
+        var headers: [String: String] = [:]
+        for (key, value) in response.allHeaderFields {
+            if let key = key as? String, let value = value as? String { headers[key.lowercased()] = value }
+        }
+        return headers
+    }
+
+    private static func transportMessage(_ error: any Error) -> String {
+        if let urlError = error as? URLError {
+            switch urlError.code {
+            case .timedOut: return "timed out"
+            case .cannotConnectToHost: return "connection refused"
+            case .cannotFindHost: return "host not found"
+            case .networkConnectionLost: return "connection lost"
+            default: return "network error \(urlError.code.rawValue)"
+            }
+        }
+        return "\(type(of: error))"
+    }
+
+    private static func seconds(_ value: Double) -> String {
+        String(format: "%.2fs", value)
+    }
+}
+
+/// Decodes any list item without looking at it (for `count`).
+struct IgnoredItem: Decodable, Sendable {
+    init(from decoder: any Decoder) throws {}
+}

@@ -1,0 +1,149 @@
+import Foundation
+
+// PagerDuty REST API v2 reply types: only the fields Shiftgate reads. Field names follow the wire
+// (snake_case via `convertFromSnakeCase`); times decode with `.pagerDuty` (any offset).
+
+/// A reference to another object (`user_reference`, `schedule_reference`, …).
+public struct Reference: Decodable, Sendable, Hashable {
+    public var id: String
+    public var type: String?
+    public var summary: String?
+
+    public init(id: String, type: String? = nil, summary: String? = nil) {
+        self.id = id
+        self.type = type
+        self.summary = summary
+    }
+}
+
+public struct User: Decodable, Sendable, Hashable {
+    public var id: String
+    public var name: String
+    public var email: String
+    public var timeZone: String?
+    public var role: String?
+    public var teams: [Reference]?
+}
+
+public struct Team: Decodable, Sendable, Hashable {
+    public var id: String
+    public var name: String
+}
+
+public struct RenderedEntry: Decodable, Sendable, Hashable {
+    public var start: Date
+    public var end: Date
+    public var user: Reference?
+}
+
+public struct SubSchedule: Decodable, Sendable, Hashable {
+    public var name: String?
+    public var renderedScheduleEntries: [RenderedEntry]?
+    public var renderedCoveragePercentage: Double?
+}
+
+public struct ScheduleLayer: Decodable, Sendable, Hashable {
+    public var id: String?
+    public var name: String?
+    public var renderedScheduleEntries: [RenderedEntry]?
+}
+
+public struct Schedule: Decodable, Sendable, Hashable {
+    public var id: String
+    public var name: String?
+    public var summary: String?
+    public var timeZone: String?
+    public var description: String?
+    public var users: [Reference]?
+    public var escalationPolicies: [Reference]?
+    public var teams: [Reference]?
+    public var scheduleLayers: [ScheduleLayer]?
+    public var overridesSubschedule: SubSchedule?
+    public var finalSchedule: SubSchedule?
+
+    /// PagerDuty may leave `name` out of a schedule's reference form; `summary` carries it then.
+    public var displayName: String { name ?? summary ?? id }
+}
+
+public struct EscalationRule: Decodable, Sendable, Hashable {
+    public var id: String
+    public var escalationDelayInMinutes: Int?
+    public var targets: [Reference]
+}
+
+public struct EscalationPolicy: Decodable, Sendable, Hashable {
+    public var id: String
+    public var name: String?
+    public var summary: String?
+    public var numLoops: Int?
+    public var escalationRules: [EscalationRule]
+}
+
+public struct OnCall: Decodable, Sendable, Hashable {
+    public var user: Reference
+    public var schedule: Reference?
+    public var escalationPolicy: Reference
+    public var escalationLevel: Int
+    public var start: Date?
+    public var end: Date?
+}
+
+public struct Override: Decodable, Sendable, Hashable {
+    public var id: String
+    public var start: Date
+    public var end: Date
+    public var user: Reference
+}
+
+/// PagerDuty's error body: `{"error": {"message": "...", "code": N, "errors": ["..."]}}`.
+public struct ErrorBody: Decodable, Sendable, Hashable {
+    public struct Detail: Decodable, Sendable, Hashable {
+        public var message: String?
+        public var code: Int?
+        public var errors: [String]?
+    }
+
+    public var error: Detail
+}
+
+/// One page of a classic paginated list.
+struct Page<Item: Decodable & Sendable>: Decodable, Sendable {
+    var items: [Item]
+    var more: Bool
+    var offset: Int?
+    var limit: Int?
+    var total: Int?
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        guard let itemsKey = decoder.userInfo[.pageItemsKey] as? String else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "page decoded without its items key"))
+        }
+        let container = try decoder.container(keyedBy: Key.self)
+        items = try container.decode([Item].self, forKey: Key(stringValue: itemsKey))
+        more = try container.decodeIfPresent(Bool.self, forKey: Key(stringValue: "more")) ?? false
+        offset = try container.decodeIfPresent(Int.self, forKey: Key(stringValue: "offset"))
+        limit = try container.decodeIfPresent(Int.self, forKey: Key(stringValue: "limit"))
+        total = try container.decodeIfPresent(Int.self, forKey: Key(stringValue: "total"))
+    }
+}
+
+extension CodingUserInfoKey {
+    static let pageItemsKey = CodingUserInfoKey(rawValue: "shiftgate.pageItemsKey")!
+}
+
+extension JSONDecoder {
+    /// A decoder set up for PagerDuty replies.
+    public static func pagerDuty() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .pagerDuty
+        return decoder
+    }
+}

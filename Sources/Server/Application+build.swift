@@ -1,0 +1,34 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import OnCallStore
+import ServiceLifecycle
+
+/// Builds the webhook exactly as production runs it; tests drive the same application.
+/// Loads the current snapshot before returning, so the first request is answered from it.
+public func buildApplication(
+    configuration: ServerConfiguration,
+    database: OnCallDatabase,
+    logger: Logger,
+    metrics: ServerMetrics = ServerMetrics(),
+    clock: @escaping @Sendable () -> Date = Date.init,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    let roster = RosterCache(database: database, policy: configuration.policy, logger: logger)
+    try roster.reload()
+    let audit = AuditLog(database: database, logger: logger)
+    let router = Router(context: BasicRequestContext.self)
+    WebhookController(configuration: configuration, roster: roster, audit: audit, metrics: metrics, logger: logger, clock: clock)
+        .addRoutes(to: router)
+    var app = Application(
+        router: router,
+        server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)),
+                                            httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100))),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "shiftgate"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger
+    )
+    app.addServices(RosterReloader(cache: roster, interval: configuration.reloadInterval, logger: logger), AuditLogWriter(log: audit))
+    return app
+}

@@ -1,0 +1,38 @@
+import Approval
+import Foundation
+
+/// Everything `serve` needs to know. The webhook secret is held here and nowhere else; the type's
+/// description leaves it out.
+public struct ServerConfiguration: Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    /// Older snapshots are not used: the webhook approves nothing and `/readyz` answers 503.
+    public var maxStaleness: TimeInterval
+    /// How far `X-Indent-Timestamp` may be from the server's clock (replay protection).
+    public var maxClockSkew: TimeInterval
+    public var webhookSecret: String
+    public var policy: ApprovalPolicy
+    /// How often the server looks for a newer snapshot.
+    public var reloadInterval: TimeInterval
+    public var maxBodyBytes: Int
+    /// Connections idle (or trickling) longer than this are closed.
+    public var idleTimeout: TimeInterval
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, maxStaleness: TimeInterval = 900, maxClockSkew: TimeInterval = 300,
+                webhookSecret: String, policy: ApprovalPolicy = ApprovalPolicy(), reloadInterval: TimeInterval = 1,
+                maxBodyBytes: Int = 1 << 20, idleTimeout: TimeInterval = 15) {
+        self.host = host
+        self.port = port
+        self.maxStaleness = maxStaleness
+        self.maxClockSkew = maxClockSkew
+        self.webhookSecret = webhookSecret
+        self.policy = policy
+        self.reloadInterval = reloadInterval
+        self.maxBodyBytes = maxBodyBytes
+        self.idleTimeout = idleTimeout
+    }
+
+    public var description: String {
+        "serve(\(host):\(port), max staleness \(Int(maxStaleness))s, max clock skew \(Int(maxClockSkew))s, secret <redacted>)"
+    }
+}

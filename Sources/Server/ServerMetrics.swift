@@ -1,0 +1,51 @@
+import Foundation
+import Metrics
+import Prometheus
+
+/// The webhook's metrics, on a registry of its own (so tests can build many apps in one process),
+/// recorded through swift-metrics and rendered by swift-prometheus.
+public final class ServerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Decisions take microseconds: the default buckets (5 ms and up) would hide everything.
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250),
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(50), .milliseconds(250), .seconds(1),
+        ]
+        self.factory = factory
+    }
+
+    /// `shiftgate_http_requests_total{route, outcome}`.
+    func request(route: String, outcome: String) {
+        Counter(label: "shiftgate_http_requests_total", dimensions: [("route", route), ("outcome", outcome)], factory: factory).increment()
+    }
+
+    /// `shiftgate_decisions_total{outcome}`.
+    func decision(outcome: String) {
+        Counter(label: "shiftgate_decisions_total", dimensions: [("outcome", outcome)], factory: factory).increment()
+    }
+
+    /// `shiftgate_decision_duration_seconds` histogram: from a verified body to the reply.
+    func decisionDuration(nanoseconds: UInt64) {
+        Metrics.Timer(label: "shiftgate_decision_duration_seconds", factory: factory).recordNanoseconds(Int64(nanoseconds))
+    }
+
+    /// `shiftgate_cache_age_seconds` and `shiftgate_cache_snapshot_id`, set at scrape time.
+    func cache(age: Double?, snapshotId: Int64?) {
+        Gauge(label: "shiftgate_cache_age_seconds", factory: factory).record(age ?? -1)
+        Gauge(label: "shiftgate_cache_snapshot_id", factory: factory).record(Double(snapshotId ?? 0))
+    }
+
+    func auditDropped(_ total: Int) {
+        Gauge(label: "shiftgate_audit_dropped_records", factory: factory).record(Double(total))
+    }
+
+    public func render() -> String {
+        registry.emitToString()
+    }
+}

@@ -1,0 +1,152 @@
+import Approval
+import ArgumentParser
+import Foundation
+import OnCallStore
+import PagerDuty
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Decide offline whether EMAIL is on call, as the webhook would.",
+        discussion: """
+            Uses the same AUTO_APPROVAL_* variables as `serve`.
+
+            Examples:
+              shiftgate check jane@example.com
+              shiftgate check jane@example.com --at 2026-11-26T09:00:00Z
+            Exit codes: 0 on call; 1 not on call; 2 cannot decide (no snapshot, or stale with --max-staleness).
+            """
+    )
+
+    @OptionGroup var common: DatabaseOptions
+
+    @Argument(help: "The requester's email (matched case-insensitively).")
+    var email: String
+
+    @Option(help: ArgumentHelp("Decide as of this time (RFC 3339) instead of now.", valueName: "time"))
+    var at: String?
+
+    @Option(help: "Refuse to decide from a snapshot older than this.")
+    var maxStaleness: CLIDuration?
+
+    @Option(help: "text or json.")
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        if let at, IndentTime.parse(at) == nil { throw ValidationError("--at: '\(at)' is not an RFC 3339 time such as 2026-11-26T09:00:00Z") }
+    }
+
+    func run() async throws {
+        common.bootstrapLogging()
+        let policy: ApprovalPolicy
+        do {
+            policy = try ApprovalPolicy(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let database: OnCallDatabase
+        let contents: SnapshotContents?
+        do {
+            database = try OnCallDatabase(path: common.databasePath, mustExist: true)
+            contents = try database.currentSnapshot()
+        } catch {
+            throw fail("\(error)", code: ShiftgateExit.cannotDecide)
+        }
+        guard let contents else { throw fail("no complete snapshot in the cache: run `shiftgate sync` first", code: ShiftgateExit.cannotDecide) }
+        let now = at.flatMap(IndentTime.parse) ?? Date()
+        let age = Date().timeIntervalSince(contents.info.finishedAt)
+        if let maxStaleness, age > maxStaleness.seconds {
+            throw fail("the cache is \(CLIDuration(seconds: age.rounded())) old, over --max-staleness \(maxStaleness)", code: ShiftgateExit.cannotDecide)
+        }
+        let index = OnCallIndex(contents, policy: policy)
+        let decision = Decider.decide(email: email, requestedDuration: nil, now: now, index: index)
+        switch format {
+        case .json:
+            struct Output: Encodable {
+                var email: String
+                var onCall: Bool
+                var outcome: String
+                var reason: String
+                var userId: String?
+                var userName: String?
+                var schedules: [[String: String]]
+                var until: String?
+                var wouldGrant: String?
+                var at: String
+                var snapshotId: Int64
+            }
+            print(try encodeJSON(Output(
+                email: email, onCall: decision.isApproved, outcome: decision.outcome.rawValue, reason: decision.reason,
+                userId: decision.user?.id, userName: decision.user?.name,
+                schedules: zip(decision.scheduleIds, decision.scheduleNames).map { ["id": $0, "name": $1] },
+                until: decision.stretchEnd.map(IndentTime.format), wouldGrant: decision.grantedSeconds.map { GoDuration.format(seconds: $0) },
+                at: IndentTime.format(now), snapshotId: contents.info.id)))
+        case .text:
+            let who = decision.user.map { "\($0.name) <\($0.email)>, \($0.id)" } ?? email
+            print("\(who): \(decision.isApproved ? "ON CALL" : "not on call") (\(decision.outcome.rawValue))")
+            if !decision.scheduleIds.isEmpty {
+                print("  schedules:   " + zip(decision.scheduleIds, decision.scheduleNames).map { "\($1) (\($0))" }.joined(separator: ", "))
+            }
+            if let end = decision.stretchEnd { print("  stretch end: \(PagerDutyDate.format(end))") }
+            if let seconds = decision.grantedSeconds { print("  would grant: \(GoDuration.format(seconds: seconds))") }
+            print("  reason:      \(decision.reason)")
+            print("  decided at:  \(PagerDutyDate.format(now)) from snapshot \(contents.info.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
+        }
+        if !decision.isApproved { throw ShiftgateExit.notOnCall }
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Print the webhook's decisions from the audit log.",
+        discussion: """
+            Examples:
+              shiftgate audit --since 24h
+              shiftgate audit --since 7d --format json
+            """
+    )
+
+    @OptionGroup var common: DatabaseOptions
+
+    @Option(help: "How far back to list.")
+    var since = CLIDuration(seconds: 86_400)
+
+    @Option(help: "text or json.")
+    var format: OutputFormat = .text
+
+    func run() async throws {
+        common.bootstrapLogging()
+        let records: [DecisionRecord]
+        do {
+            records = try OnCallDatabase(path: common.databasePath, mustExist: true).decisions(since: Date().addingTimeInterval(-since.seconds))
+        } catch {
+            throw fail("\(error)")
+        }
+        switch format {
+        case .json:
+            struct Output: Encodable {
+                var decidedAt: String
+                var requestId: String
+                var requester: String
+                var resources: [String]
+                var outcome: String
+                var reason: String
+                var snapshotId: Int64?
+                var scheduleId: String?
+                var grantedSeconds: Int?
+            }
+            print(try encodeJSON(records.map {
+                Output(decidedAt: IndentTime.format($0.decidedAt), requestId: $0.requestId, requester: $0.requester,
+                       resources: (try? JSONDecoder().decode([String].self, from: Data($0.resources.utf8))) ?? [],
+                       outcome: $0.outcome, reason: $0.reason, snapshotId: $0.snapshotId, scheduleId: $0.scheduleId, grantedSeconds: $0.grantedSeconds)
+            }))
+        case .text:
+            if records.isEmpty { print("no decisions in the last \(since)") }
+            for record in records {
+                let granted = record.grantedSeconds.map { " for " + GoDuration.format(seconds: $0) } ?? ""
+                print("\(IndentTime.format(record.decidedAt))  \(record.outcome)\(granted)  \(record.requester.isEmpty ? "(no email)" : record.requester)  \(record.resources)  \(record.reason)")
+            }
+        }
+    }
+}

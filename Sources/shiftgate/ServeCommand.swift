@@ -1,0 +1,86 @@
+import Approval
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import OnCallStore
+import Server
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Answer Indent access requests and on-call lookups from the cache (never calls PagerDuty).",
+        discussion: """
+            Needs INDENT_WEBHOOK_SECRET (or --webhook-secret-file). Approval rules come from
+            AUTO_APPROVAL_DURATION, AUTO_APPROVAL_PAGERDUTY_SCHEDULES, AUTO_APPROVAL_WINDOW_BEFORE,
+            AUTO_APPROVAL_WINDOW_AFTER and AUTO_APPROVAL_MAX_ESCALATION_LEVEL.
+
+            Routes: POST /indent/webhook (and POST /), GET /v1/oncall?email=, GET /healthz, GET /readyz,
+            GET /metrics. SIGTERM drains in-flight requests and exits 0.
+
+            Examples:
+              INDENT_WEBHOOK_SECRET=... shiftgate serve
+              shiftgate serve --host 0.0.0.0 --port 8080 --max-staleness 15m --webhook-secret-file /run/secrets/indent
+            """
+    )
+
+    @OptionGroup var common: DatabaseOptions
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on.")
+    var port = 8080
+
+    @Option(help: "Approve nothing when the newest snapshot is older than this.")
+    var maxStaleness = CLIDuration(seconds: 900)
+
+    @Option(help: "Refuse X-Indent-Timestamp further than this from the server's clock.")
+    var maxClockSkew = CLIDuration(seconds: 300)
+
+    @Option(help: ArgumentHelp("Read the webhook secret from this file instead of INDENT_WEBHOOK_SECRET.", valueName: "path"))
+    var webhookSecretFile: String?
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard maxStaleness.seconds > 0 else { throw ValidationError("--max-staleness must be positive") }
+        guard maxClockSkew.seconds > 0 else { throw ValidationError("--max-clock-skew must be positive") }
+    }
+
+    func resolvedSecret() throws -> String {
+        if let webhookSecretFile { return try readSecretFile(webhookSecretFile, flag: "--webhook-secret-file") }
+        if let credentials = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"],
+           FileManager.default.fileExists(atPath: credentials + "/indent-webhook-secret") {
+            return try readSecretFile(credentials + "/indent-webhook-secret", flag: "$CREDENTIALS_DIRECTORY/indent-webhook-secret")
+        }
+        guard let secret = ProcessInfo.processInfo.environment["INDENT_WEBHOOK_SECRET"]?.trimmingCharacters(in: .whitespacesAndNewlines),
+              !secret.isEmpty else {
+            throw ValidationError("INDENT_WEBHOOK_SECRET is empty or unset (or pass --webhook-secret-file): refusing to serve unsigned")
+        }
+        return secret
+    }
+
+    func run() async throws {
+        common.bootstrapLogging()
+        let logger = LoggingBootstrap.logger("serve")
+        let secret = try resolvedSecret()
+        let policy: ApprovalPolicy
+        do {
+            policy = try ApprovalPolicy(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let database: OnCallDatabase
+        do {
+            database = try OnCallDatabase(path: common.databasePath)
+        } catch {
+            throw fail("cannot open the cache at \(common.databasePath): \(error)")
+        }
+        let configuration = ServerConfiguration(host: host, port: port, maxStaleness: maxStaleness.seconds,
+                                                maxClockSkew: maxClockSkew.seconds, webhookSecret: secret, policy: policy)
+        let app = try buildApplication(configuration: configuration, database: database, logger: logger, onServerRunning: { port in
+            logger.info("listening", metadata: ["address": "\(host):\(port)", "database": "\(common.databasePath)"])
+        })
+        try await app.runService()
+    }
+}

@@ -1,0 +1,161 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OnCallStore
+import PagerDuty
+import Sync
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Snapshot PagerDuty's users, schedules, shifts and escalation policies into the cache.",
+        discussion: """
+            Reads PAGERDUTY_KEY (or --api-key-file) and writes one complete snapshot in one transaction;
+            a failed or interrupted sync leaves the previous snapshot current.
+
+            Examples:
+              PAGERDUTY_KEY=... shiftgate sync
+              shiftgate sync --api-key-file /run/credentials/shiftgate-sync.service/pagerduty-key --quiet
+              shiftgate sync --horizon 14d --keep 288 --every 5m
+            Exit codes: 0 done; 1 failed; 4 PagerDuty refused the key; 75 another sync is running.
+            """
+    )
+
+    @OptionGroup var common: DatabaseOptions
+
+    @Option(help: ArgumentHelp("PagerDuty's API base URL (env PAGERDUTY_API_URL; EU: https://api.eu.pagerduty.com).", valueName: "url"))
+    var apiURL: String?
+
+    @Option(help: ArgumentHelp("Read the API key from this file instead of PAGERDUTY_KEY.", valueName: "path"))
+    var apiKeyFile: String?
+
+    @Option(help: "How far back the window starts.")
+    var lookback = CLIDuration(seconds: 86_400)
+
+    @Option(help: "How far ahead the window ends.")
+    var horizon = CLIDuration(seconds: 7 * 86_400)
+
+    @Option(help: "PagerDuty requests in flight at once.")
+    var concurrency = 4
+
+    @Option(help: "Client-side pacing in requests per minute (PagerDuty allows 960 per key).")
+    var rateLimit = 900
+
+    @Option(help: "Stop the sync after this many requests (a runaway guard).")
+    var maxRequests: Int?
+
+    @Option(help: "Snapshots to keep; older ones are pruned.")
+    var keep = 96
+
+    @Option(help: "The whole sync's time budget.")
+    var timeout = CLIDuration(seconds: 900)
+
+    @Option(help: "Keep running and sync at this interval (for containers without cron).")
+    var every: CLIDuration?
+
+    @Flag(help: "Print nothing but errors.")
+    var quiet = false
+
+    func validate() throws {
+        guard concurrency >= 1, concurrency <= 32 else { throw ValidationError("--concurrency must be between 1 and 32") }
+        guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be at least 1") }
+        guard keep >= 1 else { throw ValidationError("--keep must be at least 1") }
+        if let maxRequests, maxRequests < 1 { throw ValidationError("--max-requests must be at least 1") }
+        guard horizon.seconds > 0 || lookback.seconds > 0 else { throw ValidationError("--lookback and --horizon give an empty window") }
+        guard timeout.seconds >= 1 else { throw ValidationError("--timeout must be at least 1s") }
+        if let every, every.seconds < 10 { throw ValidationError("--every must be at least 10s") }
+        if let apiURL, URL(string: apiURL)?.scheme == nil { throw ValidationError("--api-url: '\(apiURL)' is not a URL") }
+    }
+
+    func resolvedAPIKey() throws -> String {
+        if let apiKeyFile { return try readSecretFile(apiKeyFile, flag: "--api-key-file") }
+        if let credentials = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"],
+           FileManager.default.fileExists(atPath: credentials + "/pagerduty-key") {
+            return try readSecretFile(credentials + "/pagerduty-key", flag: "$CREDENTIALS_DIRECTORY/pagerduty-key")
+        }
+        guard let key = ProcessInfo.processInfo.environment["PAGERDUTY_KEY"], !key.isEmpty else {
+            throw ValidationError("no PagerDuty API key: set PAGERDUTY_KEY or pass --api-key-file")
+        }
+        return key
+    }
+
+    var resolvedAPIURL: URL {
+        let text = apiURL ?? ProcessInfo.processInfo.environment["PAGERDUTY_API_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        return text.flatMap(URL.init(string:)) ?? PagerDutyConfiguration.defaultBaseURL
+    }
+
+    func run() async throws {
+        common.bootstrapLogging(quiet: quiet)
+        let key = try resolvedAPIKey()
+        if let every {
+            let logger = LoggingBootstrap.logger("sync")
+            logger.info("syncing every \(every)")
+            while !Task.isCancelled {
+                let code = await runOnce(key: key)
+                if code != .success { logger.error("sync failed; next attempt in \(every)") }
+                try await Task.sleep(nanoseconds: UInt64(every.seconds * 1e9))
+            }
+            return
+        }
+        let code = await runOnce(key: key)
+        if code != .success { throw code }
+    }
+
+    /// One sync; returns its exit code after printing its one line (summary or error).
+    func runOnce(key: String) async -> ExitCode {
+        let path = common.databasePath
+        let lock: SyncLock
+        do {
+            guard let taken = try SyncLock.acquire(databasePath: path) else {
+                return fail(SyncError.alreadyRunning(lockPath: path + ".sync-lock").description, code: ShiftgateExit.syncRunning)
+            }
+            lock = taken
+        } catch {
+            return fail("\(error)")
+        }
+        defer { lock.release() }
+
+        let database: OnCallDatabase
+        do {
+            database = try OnCallDatabase(path: path)
+        } catch {
+            return fail("cannot open the cache at \(path): \(error)")
+        }
+        let client = PagerDutyClient(
+            configuration: PagerDutyConfiguration(baseURL: resolvedAPIURL, apiKey: key, concurrency: concurrency,
+                                                  requestsPerMinute: rateLimit, maxRequests: maxRequests),
+            logger: LoggingBootstrap.logger("pagerduty"))
+        let syncer = Syncer(client: client, database: database,
+                            options: SyncOptions(lookback: lookback.seconds, horizon: horizon.seconds, keep: keep, timeout: timeout.seconds),
+                            logger: LoggingBootstrap.logger("sync"))
+        let showProgress = !quiet && isatty(STDERR_FILENO) == 1
+        let started = Date()
+        do {
+            let progress: (@Sendable (SyncProgress) -> Void)? = showProgress ? printProgress : nil
+            let info = try await syncer.run(progress: progress)
+            if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+            if !quiet {
+                let seconds = Date().timeIntervalSince(started)
+                print("synced snapshot \(info.id): \(info.userCount) users, \(info.scheduleCount) schedules, \(info.shiftCount) shifts, "
+                      + "\(info.policyCount) escalation policies, \(info.onCallCount) on-call entries; "
+                      + "\(info.apiRequests) API requests, \(info.rateLimited) answered 429; \(String(format: "%.1f", seconds))s")
+            }
+            return .success
+        } catch {
+            if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+            if case .pagerDuty(let pagerDutyError) = error as? SyncError, pagerDutyError.isAuthenticationFailure {
+                return fail("sync failed: \(error)", code: ShiftgateExit.keyRefused)
+            }
+            return fail("sync failed: \(error)")
+        }
+    }
+}
+
+/// The progress line on a terminal, rewritten in place.
+@Sendable func printProgress(_ progress: SyncProgress) {
+    let counts = "\(progress.done)/\(progress.total) · \(progress.requests) requests · \(progress.rateLimited) × 429"
+    FileHandle.standardError.write(Data("\r\u{1B}[2Ksyncing \(progress.phase) \(counts)".utf8))
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import OnCallStore
+
+func sampleSnapshot(at now: Date, users: Int = 3) -> SnapshotContents {
+    let info = SnapshotInfo(startedAt: now, finishedAt: now, windowStart: now.addingTimeInterval(-86_400), windowEnd: now.addingTimeInterval(7 * 86_400))
+    let people = (0..<users).map { User(id: "PU\($0)", name: "User \($0)", email: "User\($0)@Example.com", timeZone: "UTC") }
+    return SnapshotContents(
+        info: info, users: people,
+        schedules: [Schedule(id: "PS1", name: "Primary", timeZone: "Europe/Berlin")],
+        members: [ScheduleMember(scheduleId: "PS1", userId: "PU0")],
+        shifts: [Shift(scheduleId: "PS1", userId: "PU0", start: Date(unixSeconds: now.unixSeconds - 3600), end: Date(unixSeconds: now.unixSeconds + 3600))],
+        overrides: [], policies: [EscalationPolicy(id: "PE1", name: "Ops")],
+        targets: [EscalationTarget(policyId: "PE1", level: 1, ruleId: "PR1", delayMinutes: 30, kind: .schedule, targetId: "PS1")],
+        onCalls: [OnCall(policyId: "PE1", level: 1, scheduleId: nil, userId: "PU1", start: nil, end: nil)])
+}
+
+@Suite struct OnCallDatabaseTests {
+    @Test func createsTheFileOwnerOnlyAndMigrates() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path("cache.sqlite")
+        let database = try OnCallDatabase(path: path)
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try database.currentSnapshotId() == nil)
+        #expect(try database.integrityCheck() == "ok")
+        try database.writeSnapshot(sampleSnapshot(at: Date()), keep: 5)
+        for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+            let walMode = try FileManager.default.attributesOfItem(atPath: path + suffix)[.posixPermissions] as? Int
+            #expect(walMode == 0o600, "\(suffix) is \(String(walMode ?? 0, radix: 8))")
+        }
+    }
+
+    @Test func refusesToInventACacheThatMustExist() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        #expect(throws: OnCallStoreError.self) { try OnCallDatabase(path: directory.path("absent.sqlite"), mustExist: true) }
+        #expect(!FileManager.default.fileExists(atPath: directory.path("absent.sqlite")))
+    }
+
+    @Test func aSnapshotRoundTrips() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+        let now = Date(unixSeconds: 1_800_000_000)
+        let written = try database.writeSnapshot(sampleSnapshot(at: now), keep: 5)
+        let read = try #require(try database.snapshot(id: written.id))
+        var expected = sampleSnapshot(at: now)
+        expected.info = written
+        #expect(read == expected)
+        #expect(written.userCount == 3 && written.shiftCount == 1 && written.onCallCount == 1)
+    }
+
+    @Test func theViewShowsTheCurrentShiftsReadably() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+        try database.writeSnapshot(sampleSnapshot(at: Date()), keep: 5)
+        let rows = try database.pool.read { db in try String.fetchAll(db, sql: "SELECT email FROM on_call_now") }
+        #expect(rows == ["User0@Example.com"])
+    }
+
+    @Test func auditRecordsAppendAndReadBack() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+        let now = Date()
+        try database.appendDecisions([
+            DecisionRecord(decidedAt: now, requestId: "r1", requester: "a@example.com", resources: "[]", outcome: "approved", reason: "on call", snapshotId: 1, scheduleId: "PS1", grantedSeconds: 3600),
+            DecisionRecord(decidedAt: now, requestId: "r2", requester: "b@example.com", resources: "[]", outcome: "not_on_call", reason: "no shift", snapshotId: 1, scheduleId: nil, grantedSeconds: nil),
+        ])
+        let records = try database.decisions(since: now.addingTimeInterval(-1))
+        #expect(records.map(\.requestId) == ["r1", "r2"])
+        #expect(records[0].grantedSeconds == 3600 && records[1].scheduleId == nil)
+    }
+}

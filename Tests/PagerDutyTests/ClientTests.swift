@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import TestSupport
+import PagerDutySimulator
+@testable import PagerDuty
+
+/// The client against the simulator over real HTTP on loopback.
+@Suite struct ClientTests {
+    func client(_ running: RunningSimulator, key: String = testAPIKey, maxRequests: Int? = nil, retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: 0.05, maxDelay: 0.2)) -> PagerDutyClient {
+        PagerDutyClient(configuration: PagerDutyConfiguration(baseURL: running.baseURL, apiKey: key, concurrency: 4,
+                                                              requestsPerMinute: 6000, maxRequests: maxRequests, requestTimeout: 5, retry: retry))
+    }
+
+    @Test func readsEveryPage() async throws {
+        let account = SimulatedAccount.generate(users: 250, schedules: 3, seed: 7)
+        try await withSimulator(account) { running, _ in
+            let client = client(running)
+            let users = try await client.users()
+            #expect(users.count == 250)
+            #expect(Set(users.map(\.id)).count == 250)
+            #expect(running.simulator.stats.requestsByPath["/users"] == 3)
+            #expect(client.usage.requests == 3)
+        }
+    }
+
+    @Test func aRefusedKeySaysSo() async throws {
+        try await withSimulator(.small()) { running, _ in
+            do {
+                _ = try await client(running, key: "wrong-key").users()
+                Issue.record("a wrong key was accepted")
+            } catch let error as PagerDutyError {
+                #expect(error.isAuthenticationFailure)
+                #expect(error.description.contains("refused the API key"))
+                #expect(!error.description.contains("wrong-key"))
+            }
+        }
+    }
+
+    @Test func recoversFromTransient5xx() async throws {
+        try await withSimulator(.small()) { running, _ in
+            var faults = SimulatorFaults()
+            faults.failingPaths = ["/users": 503]
+            faults.failuresRemaining = 2
+            running.simulator.setFaults(faults)
+            let client = client(running)
+            let users = try await client.users()
+            #expect(users.count == SimulatedAccount.small().users.count)
+            #expect(client.usage.retries == 2)
+        }
+    }
+
+    @Test func persistent5xxFailsWithPagerDutysMessage() async throws {
+        try await withSimulator(.small()) { running, _ in
+            var faults = SimulatorFaults()
+            faults.failingPaths = ["/escalation_policies": 502]
+            running.simulator.setFaults(faults)
+            let client = client(running)
+            await #expect(throws: PagerDutyError.self) { try await client.escalationPolicies() }
+            #expect(client.usage.requests == 3)
+        }
+    }
+
+    @Test func honoursTheRequestBudget() async throws {
+        let account = SimulatedAccount.generate(users: 450, schedules: 2, seed: 3)
+        try await withSimulator(account) { running, _ in
+            let client = client(running, maxRequests: 2)
+            await #expect(throws: PagerDutyError.budgetExhausted(limit: 2)) { try await client.users() }
+        }
+    }
+
+    @Test func malformedJSONIsAClearError() async throws {
+        try await withSimulator(.small()) { running, _ in
+            var faults = SimulatorFaults()
+            faults.malformedPaths = ["/teams"]
+            running.simulator.setFaults(faults)
+            do {
+                _ = try await client(running).teams()
+                Issue.record("malformed JSON was accepted")
+            } catch let error as PagerDutyError {
+                guard case .invalidReply(let path, _) = error else { Issue.record("unexpected \(error)"); return }
+                #expect(path == "/teams")
+            }
+        }
+    }
+
+    @Test func waitsOutA429AndFinishes() async throws {
+        var options = SimulatorOptions()
+        options.apiKeys = [testAPIKey]
+        options.rateLimitPerWindow = 5
+        options.rateLimitWindowSeconds = 1
+        let account = SimulatedAccount.generate(users: 900, schedules: 2, seed: 5)
+        try await withSimulator(account, options: options) { running, _ in
+            let client = PagerDutyClient(configuration: PagerDutyConfiguration(
+                baseURL: running.baseURL, apiKey: testAPIKey, concurrency: 4, requestsPerMinute: 6000, requestTimeout: 5,
+                retry: RetryPolicy(maxAttempts: 8, baseDelay: 0.05, maxDelay: 0.5, maxRateLimitWait: 2)))
+            let users = try await client.users()
+            #expect(users.count == 900)
+            #expect(client.usage.rateLimited > 0)
+            #expect(running.simulator.stats.rateLimited == client.usage.rateLimited)
+        }
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+import TestSupport
+import OnCallStore
+import PagerDuty
+import PagerDutySimulator
+@testable import Sync
+
+/// A hand-made account whose rendering is known: a daily rotation A → B → C starting at midnight UTC
+/// ten days before `now`, and an override giving C the hours now+1h … now+3h.
+func knownAccount(now: Date) -> SimulatedAccount {
+    let midnight = Date(unixSeconds: now.unixSeconds - now.unixSeconds % 86_400)
+    let rotationStart = midnight.addingTimeInterval(-10 * 86_400)
+    let users = [
+        SimulatedUser(id: "PUSERAA", name: "Ada Lovelace", email: "Ada.Lovelace@Example.com", timeZone: "Europe/London"),
+        SimulatedUser(id: "PUSERBB", name: "Brian Kernighan", email: "brian@example.com", timeZone: "America/New_York"),
+        SimulatedUser(id: "PUSERCC", name: "Chen Wei", email: "CHEN@example.com", timeZone: "Asia/Kolkata"),
+        SimulatedUser(id: "PUSERDD", name: "Dana Scully", email: "dana@example.com", timeZone: "UTC"),
+    ]
+    let layer = SimulatedLayer(id: "PLAYER1", name: "Daily", start: rotationStart, rotationVirtualStart: rotationStart,
+                               rotationTurnLengthSeconds: 86_400, userIds: ["PUSERAA", "PUSERBB", "PUSERCC"])
+    let primary = SimulatedSchedule(id: "PSCHED1", name: "Primary", timeZone: "America/New_York", layers: [layer],
+                                    overrides: [SimulatedOverride(id: "POVER01", start: now.addingTimeInterval(3600), end: now.addingTimeInterval(3 * 3600), userId: "PUSERCC")])
+    let secondaryLayer = SimulatedLayer(id: "PLAYER2", name: "Weekly", start: rotationStart, rotationVirtualStart: rotationStart,
+                                        rotationTurnLengthSeconds: 7 * 86_400, userIds: ["PUSERDD"])
+    let secondary = SimulatedSchedule(id: "PSCHED2", name: "Secondary", timeZone: "Asia/Kolkata", layers: [secondaryLayer])
+    let policy = SimulatedEscalationPolicy(id: "PPOLICY", name: "Platform", rules: [
+        SimulatedEscalationRule(id: "PRULE01", targets: [.init(type: .schedule, id: "PSCHED1")]),
+        SimulatedEscalationRule(id: "PRULE02", targets: [.init(type: .schedule, id: "PSCHED2"), .init(type: .user, id: "PUSERAA")]),
+    ])
+    return SimulatedAccount(users: users, schedules: [primary, secondary], escalationPolicies: [policy])
+}
+
+func makeSyncer(_ running: RunningSimulator, database: OnCallDatabase, key: String = testAPIKey, requestsPerMinute: Int = 6000,
+                maxAttempts: Int = 3, timeout: TimeInterval = 60) -> Syncer {
+    let client = PagerDutyClient(configuration: PagerDutyConfiguration(
+        baseURL: running.baseURL, apiKey: key, concurrency: 4, requestsPerMinute: requestsPerMinute, requestTimeout: 5,
+        retry: RetryPolicy(maxAttempts: maxAttempts, baseDelay: 0.05, maxDelay: 0.2, maxRateLimitWait: 2)))
+    return Syncer(client: client, database: database, options: SyncOptions(keep: 3, timeout: timeout))
+}
+
+func onCall(_ shifts: [Shift], schedule: String, at date: Date) -> String? {
+    shifts.first { $0.scheduleId == schedule && $0.start <= date && date < $0.end }?.userId
+}
+
+@Suite struct SyncTests {
+    @Test func snapshotHoldsTheRenderedRosterWithOverridesFolded() async throws {
+        let now = Date()
+        try await withSimulator(knownAccount(now: now)) { running, directory in
+            let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+            let info = try await makeSyncer(running, database: database).run(now: now)
+            #expect(info.userCount == 4 && info.scheduleCount == 2 && info.policyCount == 1)
+            let snapshot = try #require(try database.currentSnapshot())
+            #expect(snapshot.info.id == info.id)
+
+            let midnight = Date(unixSeconds: now.unixSeconds - now.unixSeconds % 86_400)
+            let rotation = ["PUSERAA", "PUSERBB", "PUSERCC"]
+            // Day 10 after the rotation start → index 10 % 3 = 1 (B) today, except the override.
+            let expectedToday = rotation[10 % 3]
+            let probe = now.addingTimeInterval(2 * 3600)
+            #expect(onCall(snapshot.shifts, schedule: "PSCHED1", at: probe) == "PUSERCC")
+            let outsideOverride = now.addingTimeInterval(-30 * 60) < midnight ? midnight.addingTimeInterval(60) : now.addingTimeInterval(-30 * 60)
+            if outsideOverride >= midnight {
+                #expect(onCall(snapshot.shifts, schedule: "PSCHED1", at: outsideOverride) == expectedToday)
+            }
+            #expect(onCall(snapshot.shifts, schedule: "PSCHED1", at: midnight.addingTimeInterval(86_400 + 60)) == rotation[11 % 3])
+            #expect(onCall(snapshot.shifts, schedule: "PSCHED2", at: now) == "PUSERDD")
+            #expect(snapshot.overrides.contains { $0.userId == "PUSERCC" && $0.scheduleId == "PSCHED1" })
+
+            // Shifts stay inside the window (entries are truncated at its bounds).
+            #expect(snapshot.shifts.allSatisfy { $0.start >= info.windowStart && $0.end <= info.windowEnd })
+            #expect(snapshot.users.first { $0.id == "PUSERAA" }?.email == "Ada.Lovelace@Example.com")
+            #expect(snapshot.members.contains(ScheduleMember(scheduleId: "PSCHED1", userId: "PUSERBB")))
+            #expect(snapshot.targets.contains(EscalationTarget(policyId: "PPOLICY", level: 2, ruleId: "PRULE02", delayMinutes: 30, kind: .user, targetId: "PUSERAA")))
+            #expect(snapshot.onCalls.contains { $0.userId == "PUSERAA" && $0.level == 2 && $0.start == nil && $0.scheduleId == nil })
+            #expect(snapshot.onCalls.contains { $0.scheduleId == "PSCHED1" && $0.level == 1 })
+            #expect(try database.integrityCheck() == "ok")
+        }
+    }
+
+    @Test func readsSeveralPagesAndCountsItsRequests() async throws {
+        let account = SimulatedAccount.generate(users: 260, schedules: 12, seed: 11)
+        try await withSimulator(account) { running, directory in
+            let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+            let info = try await makeSyncer(running, database: database).run()
+            #expect(info.userCount == 260 && info.scheduleCount == 12)
+            let stats = running.simulator.stats
+            #expect(stats.requestsByPath["/users"] == 3)
+            #expect(stats.requestsByPath["/schedules/{id}"] == 12)
+            #expect(info.apiRequests == stats.requests)
+            #expect(info.rateLimited == 0)
+        }
+    }
+
+    @Test func recoversFrom429s() async throws {
+        var options = SimulatorOptions()
+        options.apiKeys = [testAPIKey]
+        options.rateLimitPerWindow = 10
+        options.rateLimitWindowSeconds = 1
+        try await withSimulator(SimulatedAccount.generate(users: 120, schedules: 15, seed: 2), options: options) { running, directory in
+            let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+            let syncer = makeSyncer(running, database: database, requestsPerMinute: 6000, maxAttempts: 10)
+            let info = try await syncer.run()
+            #expect(info.scheduleCount == 15)
+            #expect(info.rateLimited > 0)
+            #expect(running.simulator.stats.rateLimited == info.rateLimited)
+        }
+    }
+
+    @Test func aPersistent5xxFailsAndTheOldSnapshotStaysCurrent() async throws {
+        try await withSimulator(knownAccount(now: Date())) { running, directory in
+            let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+            let first = try await makeSyncer(running, database: database).run()
+            var faults = SimulatorFaults()
+            faults.failingPaths = ["/schedules/": 503]
+            running.simulator.setFaults(faults)
+            do {
+                _ = try await makeSyncer(running, database: database).run()
+                Issue.record("the sync succeeded through a persistent 503")
+            } catch let error as SyncError {
+                #expect(error.description.contains("503"))
+            }
+            #expect(try database.currentSnapshotId() == first.id)
+            #expect(try database.snapshots().count == 1)
+            let state = try database.syncState()
+            #expect(state.lastFailureReason?.contains("503") == true)
+            #expect(try database.integrityCheck() == "ok")
+        }
+    }
+
+    @Test func aRefusedKeyFailsWithoutASnapshot() async throws {
+        try await withSimulator(knownAccount(now: Date())) { running, directory in
+            let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+            do {
+                _ = try await makeSyncer(running, database: database, key: "revoked-key-123").run()
+                Issue.record("a refused key produced a snapshot")
+            } catch let error as SyncError {
+                guard case .pagerDuty(let inner) = error else { Issue.record("unexpected \(error)"); return }
+                #expect(inner.isAuthenticationFailure)
+            }
+            #expect(try database.currentSnapshotId() == nil)
+            let state = try database.syncState()
+            #expect(state.lastFailureReason?.contains("refused the API key") == true)
+            #expect(state.lastFailureReason?.contains("revoked-key-123") == false)
+        }
+    }
+
+    @Test func keepsOnlyTheNewestSnapshots() async throws {
+        try await withSimulator(knownAccount(now: Date())) { running, directory in
+            let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+            var ids: [Int64] = []
+            for _ in 0..<5 { ids.append(try await makeSyncer(running, database: database).run().id) }
+            #expect(try database.snapshots().map(\.id) == Array(ids.suffix(3)))
+            #expect(try database.currentSnapshotId() == ids.last)
+        }
+    }
+
+    @Test func aTimeBudgetStopsAStalledSync() async throws {
+        try await withSimulator(knownAccount(now: Date())) { running, directory in
+            var faults = SimulatorFaults()
+            faults.stallPaths = ["/oncalls": 10]
+            running.simulator.setFaults(faults)
+            let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+            let started = Date()
+            await #expect(throws: SyncError.self) { try await makeSyncer(running, database: database, timeout: 1).run() }
+            #expect(Date().timeIntervalSince(started) < 8)
+            #expect(try database.currentSnapshotId() == nil)
+        }
+    }
+
+    @Test func theSyncLockAdmitsOneHolder() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path("cache.sqlite")
+        let first = try #require(try SyncLock.acquire(databasePath: path))
+        #expect(try SyncLock.acquire(databasePath: path) == nil)
+        first.release()
+        let again = try SyncLock.acquire(databasePath: path)
+        #expect(again != nil)
+        again?.release()
+    }
+
+    @Test func windowsLongerThanARequestAreSplit() {
+        let start = Date(unixSeconds: 0)
+        let chunks = Syncer.chunks(from: start, to: start.addingTimeInterval(200 * 86_400), longest: 90 * 86_400)
+        #expect(chunks.count == 3)
+        #expect(chunks.first?.0 == start && chunks.last?.1 == start.addingTimeInterval(200 * 86_400))
+        #expect(zip(chunks, chunks.dropFirst()).allSatisfy { $0.1 == $1.0 })
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import OnCallStore
+import PagerDutySimulator
+
+/// A fresh directory under the system temp folder, removed by `cleanup()`.
+public struct TemporaryDirectory: Sendable {
+    public let url: URL
+
+    public init(_ label: String = "shiftgate-test") throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public func path(_ name: String) -> String {
+        url.appendingPathComponent(name).path
+    }
+
+    public func cleanup() {
+        try? FileManager.default.removeItem(at: url)
+    }
+}
+
+/// The key the test simulator accepts.
+public let testAPIKey = "test-key-\(UUID().uuidString.prefix(8))"
+
+/// Runs `body` with a live simulator on loopback serving `account`, and a temporary directory.
+public func withSimulator<T>(
+    _ account: SimulatedAccount,
+    options: SimulatorOptions? = nil,
+    _ body: (RunningSimulator, TemporaryDirectory) async throws -> T
+) async throws -> T {
+    var resolved = options ?? SimulatorOptions()
+    if options == nil { resolved.apiKeys = [testAPIKey] }
+    let simulator = PagerDutySimulator(account: account, options: resolved)
+    let running = try await RunningSimulator.start(simulator)
+    let directory = try TemporaryDirectory()
+    do {
+        let result = try await body(running, directory)
+        await running.shutdown()
+        directory.cleanup()
+        return result
+    } catch {
+        await running.shutdown()
+        directory.cleanup()
+        throw error
+    }
+}
+
+/// The repository's root folder (tests use it to find the built binaries and `../shared`).
+public let repositoryRoot: URL = {
+    var url = URL(fileURLWithPath: #filePath)
+    // Tests/TestSupport/Fixtures.swift → repository root
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url
+}()
+
+/// PagerDuty's own example replies, in `shared/pagerduty/examples` beside the repository.
+public func pagerDutyExample(_ name: String) throws -> Data {
+    let url = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/pagerduty/examples/\(name)")
+    return try Data(contentsOf: url)
+}
