@@ -41,7 +41,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Snapshot diff (pure) and its renderers.
-        .target(name: "Drift", dependencies: ["OnCallStore"]),
+        .target(name: "Drift", dependencies: ["OnCallStore"], exclude: ["DRIFT-JSON.md"]),
         // The Hummingbird webhook application.
         .target(name: "Server", dependencies: [
             "Approval", "OnCallStore",
@@ -85,7 +85,8 @@ let package = Package(
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
-        .testTarget(name: "ShiftgateCLITests", dependencies: ["TestSupport", "OnCallStore"]),
+        .testTarget(name: "ShiftgateCLITests", dependencies: ["shiftgate", "TestSupport", "OnCallStore", "PagerDutySimulator"]),
     ]
 )

@@ -4,7 +4,7 @@ import Foundation
 /// burst), and lets a 429 or an exhausted `ratelimit-remaining` hold every worker until the window
 /// resets. Reservations are made before sleeping, so concurrent callers never share a slot.
 actor Pacer {
-    private var interval: Double
+    private let interval: Double
     private let burst: Double
     private var theoreticalArrival: Double = 0
     private var pausedUntil: Double = 0
@@ -34,11 +34,6 @@ actor Pacer {
         pausedUntil = max(pausedUntil, Self.now() + seconds)
     }
 
-    /// Slows down when PagerDuty reports a lower limit than configured (it reports per minute).
-    func adapt(toLimitPerMinute limit: Int) {
-        let wanted = 60.0 / (Double(limit) * 0.94)
-        if wanted > interval { interval = wanted }
-    }
 }
 
 /// At most `limit` operations at once.

@@ -250,7 +250,7 @@ public final class PagerDutyClient: Sendable {
             await inFlight.wait()
             let outcome: Result<(Data, URLResponse), any Error>
             do {
-                outcome = .success(try await session.data(for: request))
+                outcome = .success(try await send(request))
             } catch {
                 outcome = .failure(error)
             }
@@ -291,6 +291,32 @@ public final class PagerDutyClient: Sendable {
         }
     }
 
+    /// One exchange through the completion-handler API. FoundationNetworking's async `data(for:)`
+    /// deadlocks on Linux when the calling task is cancelled (seen in gdb: `swift_task_cancel` →
+    /// `URLSessionTask.cancel` → `dispatch_sync` on the session queue, while that queue resumes the
+    /// continuation and waits for the same task's status lock). Here cancellation reaches the
+    /// URLSession task from a GCD thread instead, outside the task's status lock.
+    private func send(_ request: URLRequest) async throws -> (Data, URLResponse) {
+        let box = TaskBox()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let task = session.dataTask(with: request) { data, response, error in
+                    if let error {
+                        continuation.resume(throwing: error)
+                    } else if let response {
+                        continuation.resume(returning: (data ?? Data(), response))
+                    } else {
+                        continuation.resume(throwing: URLError(.badServerResponse))
+                    }
+                }
+                box.set(task)
+                task.resume()
+            }
+        } onCancel: {
+            DispatchQueue.global().async { box.cancel() }
+        }
+    }
+
     private func reserveBudget(isRetry: Bool) throws {
         try spent.withLock { usage in
             if let limit = configuration.maxRequests, usage.requests >= limit {
@@ -301,11 +327,11 @@ public final class PagerDutyClient: Sendable {
         }
     }
 
+    /// When the window's remaining budget could be spent by the requests already in flight (another
+    /// integration may share the key), hold everyone until the window resets instead of running into
+    /// 429s. The reset is in seconds, whatever the window's length.
     private func observeRateLimitHeaders(_ headers: [String: String]) async {
-        if let limit = headers["ratelimit-limit"].flatMap({ Int($0) }), limit > 0 {
-            await pacer.adapt(toLimitPerMinute: limit)
-        }
-        if headers["ratelimit-remaining"].flatMap({ Int($0) }) == 0,
+        if let remaining = headers["ratelimit-remaining"].flatMap({ Int($0) }), remaining <= configuration.concurrency,
            let reset = headers["ratelimit-reset"].flatMap({ Double($0) }), reset > 0 {
             await pacer.pause(for: min(reset, configuration.retry.maxRateLimitWait))
         }
@@ -354,4 +380,20 @@ public final class PagerDutyClient: Sendable {
 /// Decodes any list item without looking at it (for `count`).
 struct IgnoredItem: Decodable, Sendable {
     init(from decoder: any Decoder) throws {}
+}
+
+/// Holds the URLSession task so that a cancellation handler can reach it.
+final class TaskBox: Sendable {
+    private let task = Mutex<URLSessionDataTask?>(nil)
+    private let cancelled = Mutex(false)
+
+    func set(_ value: URLSessionDataTask) {
+        task.withLock { $0 = value }
+        if cancelled.withLock({ $0 }) { value.cancel() }
+    }
+
+    func cancel() {
+        cancelled.withLock { $0 = true }
+        task.withLock { $0 }?.cancel()
+    }
 }

@@ -126,7 +126,9 @@ struct Page<Item: Decodable & Sendable>: Decodable, Sendable {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "page decoded without its items key"))
         }
         let container = try decoder.container(keyedBy: Key.self)
-        items = try container.decode([Item].self, forKey: Key(stringValue: itemsKey))
+        // `convertFromSnakeCase` has already turned "escalation_policies" into "escalationPolicies".
+        let camel = itemsKey.split(separator: "_").enumerated().map { $0 == 0 ? String($1) : $1.prefix(1).uppercased() + $1.dropFirst() }.joined()
+        items = try container.decode([Item].self, forKey: Key(stringValue: camel))
         more = try container.decodeIfPresent(Bool.self, forKey: Key(stringValue: "more")) ?? false
         offset = try container.decodeIfPresent(Int.self, forKey: Key(stringValue: "offset"))
         limit = try container.decodeIfPresent(Int.self, forKey: Key(stringValue: "limit"))

@@ -91,7 +91,7 @@ import PagerDutySimulator
         let account = SimulatedAccount.generate(users: 900, schedules: 2, seed: 5)
         try await withSimulator(account, options: options) { running, _ in
             let client = PagerDutyClient(configuration: PagerDutyConfiguration(
-                baseURL: running.baseURL, apiKey: testAPIKey, concurrency: 4, requestsPerMinute: 6000, requestTimeout: 5,
+                baseURL: running.baseURL, apiKey: testAPIKey, concurrency: 8, requestsPerMinute: 6000, requestTimeout: 5,
                 retry: RetryPolicy(maxAttempts: 8, baseDelay: 0.05, maxDelay: 0.5, maxRateLimitWait: 2)))
             let users = try await client.users()
             #expect(users.count == 900)

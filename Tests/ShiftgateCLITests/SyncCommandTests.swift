@@ -47,14 +47,14 @@ import Glibc
             var faults = SimulatorFaults()
             faults.latencyMilliseconds = 300
             running.simulator.setFaults(faults)
-            let (first, _, _) = try launch("shiftgate", ["sync", "--quiet"], environment: environment(running, directory))
+            let (first, _, _) = try launch(["sync", "--quiet"], environment: environment(running, directory))
             try await Task.sleep(nanoseconds: 400_000_000)
             let started = Date()
             let second = try await run(["sync"], environment: environment(running, directory))
             #expect(second.status == 75)
             #expect(second.stderr.contains("another sync is running"))
             #expect(Date().timeIntervalSince(started) < 5)
-            first.waitUntilExit()
+            await waitForExit(first)
             #expect(first.terminationStatus == 0)
         }
     }
@@ -71,10 +71,10 @@ import Glibc
             faults.latencyMilliseconds = 20
             running.simulator.setFaults(faults)
             for delay in [0.15, 0.5, 0.9] {
-                let (process, _, _) = try launch("shiftgate", ["sync", "--quiet"], environment: env)
+                let (process, _, _) = try launch(["sync", "--quiet"], environment: env)
                 try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
                 kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                await waitForExit(process)
                 #expect(try database.integrityCheck() == "ok")
                 let current = try #require(try database.currentSnapshot())
                 // Whatever is current is whole: the good one, or a complete newer one.

@@ -32,9 +32,9 @@ func knownAccount(now: Date) -> SimulatedAccount {
 }
 
 func makeSyncer(_ running: RunningSimulator, database: OnCallDatabase, key: String = testAPIKey, requestsPerMinute: Int = 6000,
-                maxAttempts: Int = 3, timeout: TimeInterval = 60) -> Syncer {
+                maxAttempts: Int = 3, timeout: TimeInterval = 60, concurrency: Int = 4) -> Syncer {
     let client = PagerDutyClient(configuration: PagerDutyConfiguration(
-        baseURL: running.baseURL, apiKey: key, concurrency: 4, requestsPerMinute: requestsPerMinute, requestTimeout: 5,
+        baseURL: running.baseURL, apiKey: key, concurrency: concurrency, requestsPerMinute: requestsPerMinute, requestTimeout: 5,
         retry: RetryPolicy(maxAttempts: maxAttempts, baseDelay: 0.05, maxDelay: 0.2, maxRateLimitWait: 2)))
     return Syncer(client: client, database: database, options: SyncOptions(keep: 3, timeout: timeout))
 }
@@ -99,7 +99,8 @@ func onCall(_ shifts: [Shift], schedule: String, at date: Date) -> String? {
         options.rateLimitWindowSeconds = 1
         try await withSimulator(SimulatedAccount.generate(users: 120, schedules: 15, seed: 2), options: options) { running, directory in
             let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
-            let syncer = makeSyncer(running, database: database, requestsPerMinute: 6000, maxAttempts: 10)
+            // More requests in flight than the window allows: some must meet a 429 and be retried.
+            let syncer = makeSyncer(running, database: database, requestsPerMinute: 6000, maxAttempts: 10, concurrency: 12)
             let info = try await syncer.run()
             #expect(info.scheduleCount == 15)
             #expect(info.rateLimited > 0)

@@ -19,7 +19,7 @@ public struct ProcessOutput: Sendable {
 }
 
 /// Starts a built product (`shiftgate`, `pagerduty-simulator`) with `arguments` and extra environment.
-public func launch(_ product: String = "shiftgate", _ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
+public func launch(_ arguments: [String], product: String = "shiftgate", environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
     let process = Process()
     process.executableURL = productsDirectory.appendingPathComponent(product)
     process.arguments = arguments
@@ -37,11 +37,13 @@ public func launch(_ product: String = "shiftgate", _ arguments: [String], envir
 }
 
 /// Runs a built product to the end, with a time limit after which it is killed.
-public func run(_ product: String = "shiftgate", _ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 120) async throws -> ProcessOutput {
-    let (process, out, err) = try launch(product, arguments, environment: environment)
+public func run(_ arguments: [String], product: String = "shiftgate", environment: [String: String] = [:], timeout: TimeInterval = 120) async throws -> ProcessOutput {
+    let (process, out, err) = try launch(arguments, product: product, environment: environment)
     let deadline = Date().addingTimeInterval(timeout)
-    async let stdoutData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-    async let stderrData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+    // Blocking reads go to GCD threads: blocking Swift concurrency's small pool would starve the
+    // in-process simulator the child is talking to.
+    async let stdoutData = readToEnd(out)
+    async let stderrData = readToEnd(err)
     while process.isRunning {
         if Date() > deadline { process.terminate() }
         try await Task.sleep(nanoseconds: 20_000_000)
@@ -49,4 +51,20 @@ public func run(_ product: String = "shiftgate", _ arguments: [String], environm
     return ProcessOutput(status: process.terminationStatus,
                          stdout: String(decoding: await stdoutData, as: UTF8.self),
                          stderr: String(decoding: await stderrData, as: UTF8.self))
+}
+
+/// Reads a pipe to its end on a GCD thread.
+public func readToEnd(_ pipe: Pipe) async -> Data {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(returning: pipe.fileHandleForReading.readDataToEndOfFile())
+        }
+    }
+}
+
+/// Waits for a process without blocking a concurrency thread.
+public func waitForExit(_ process: Process) async {
+    while process.isRunning {
+        try? await Task.sleep(nanoseconds: 20_000_000)
+    }
 }
