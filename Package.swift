@@ -5,7 +5,7 @@ import PackageDescription
 
 let package = Package(
     name: "shiftgate",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "shiftgate", targets: ["shiftgate"]),
         .executable(name: "pagerduty-simulator", targets: ["pagerduty-simulator"]),

@@ -100,6 +100,8 @@ public struct SimulatedSchedule: Codable, Sendable, Hashable {
 
 /// A rotation layer: turn k runs from `rotationVirtualStart + k × turnLength` for `turnLength` seconds
 /// and belongs to `userIds[k mod count]`; it is clipped to [start, end) and to its restrictions.
+/// The arithmetic is on the schedule zone's wall clock, so handoffs keep their local time of day
+/// across daylight-saving changes (the turn spanning a change is an hour shorter or longer).
 public struct SimulatedLayer: Codable, Sendable, Hashable {
     public var id: String
     public var name: String
@@ -232,5 +234,109 @@ public struct SimulatedEscalationRule: Codable, Sendable, Hashable {
     enum CodingKeys: String, CodingKey {
         case id, targets
         case escalationDelayInMinutes = "escalation_delay_in_minutes"
+    }
+}
+
+// MARK: Lenient decoding for hand-written scenario files
+//
+// Every field with a default in its initialiser may be left out of a scenario file; the defaults
+// are the initialisers' own.
+
+extension SimulatedAccount {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            timeZone: try container.decodeIfPresent(String.self, forKey: .timeZone) ?? "America/New_York",
+            users: try container.decodeIfPresent([SimulatedUser].self, forKey: .users) ?? [],
+            teams: try container.decodeIfPresent([SimulatedTeam].self, forKey: .teams) ?? [],
+            schedules: try container.decodeIfPresent([SimulatedSchedule].self, forKey: .schedules) ?? [],
+            escalationPolicies: try container.decodeIfPresent([SimulatedEscalationPolicy].self, forKey: .escalationPolicies) ?? []
+        )
+    }
+}
+
+extension SimulatedUser {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(String.self, forKey: .id),
+            name: try container.decode(String.self, forKey: .name),
+            email: try container.decode(String.self, forKey: .email),
+            timeZone: try container.decodeIfPresent(String.self, forKey: .timeZone) ?? "UTC",
+            role: try container.decodeIfPresent(String.self, forKey: .role) ?? "user",
+            teamIds: try container.decodeIfPresent([String].self, forKey: .teamIds) ?? []
+        )
+    }
+}
+
+extension SimulatedTeam {
+    enum CodingKeys: String, CodingKey {
+        case id, name, description
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(String.self, forKey: .id),
+            name: try container.decode(String.self, forKey: .name),
+            description: try container.decodeIfPresent(String.self, forKey: .description) ?? ""
+        )
+    }
+}
+
+extension SimulatedSchedule {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(String.self, forKey: .id),
+            name: try container.decode(String.self, forKey: .name),
+            timeZone: try container.decodeIfPresent(String.self, forKey: .timeZone) ?? "UTC",
+            description: try container.decodeIfPresent(String.self, forKey: .description) ?? "",
+            teamIds: try container.decodeIfPresent([String].self, forKey: .teamIds) ?? [],
+            layers: try container.decodeIfPresent([SimulatedLayer].self, forKey: .layers) ?? [],
+            overrides: try container.decodeIfPresent([SimulatedOverride].self, forKey: .overrides) ?? []
+        )
+    }
+}
+
+extension SimulatedLayer {
+    /// `rotation_virtual_start` defaults to `start`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let start = try container.decode(Date.self, forKey: .start)
+        self.init(
+            id: try container.decode(String.self, forKey: .id),
+            name: try container.decodeIfPresent(String.self, forKey: .name) ?? "Layer",
+            start: start,
+            end: try container.decodeIfPresent(Date.self, forKey: .end),
+            rotationVirtualStart: try container.decodeIfPresent(Date.self, forKey: .rotationVirtualStart) ?? start,
+            rotationTurnLengthSeconds: try container.decode(Int.self, forKey: .rotationTurnLengthSeconds),
+            userIds: try container.decode([String].self, forKey: .userIds),
+            restrictions: try container.decodeIfPresent([SimulatedRestriction].self, forKey: .restrictions) ?? []
+        )
+    }
+}
+
+extension SimulatedEscalationPolicy {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(String.self, forKey: .id),
+            name: try container.decode(String.self, forKey: .name),
+            numLoops: try container.decodeIfPresent(Int.self, forKey: .numLoops) ?? 0,
+            teamIds: try container.decodeIfPresent([String].self, forKey: .teamIds) ?? [],
+            rules: try container.decodeIfPresent([SimulatedEscalationRule].self, forKey: .rules) ?? []
+        )
+    }
+}
+
+extension SimulatedEscalationRule {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(String.self, forKey: .id),
+            escalationDelayInMinutes: try container.decodeIfPresent(Int.self, forKey: .escalationDelayInMinutes) ?? 30,
+            targets: try container.decode([Target].self, forKey: .targets)
+        )
     }
 }
