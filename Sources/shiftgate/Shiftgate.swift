@@ -17,7 +17,7 @@ struct Shiftgate: AsyncParsableCommand {
             """,
         subcommands: [
             SyncCommand.self, StatusCommand.self, ServeCommand.self, CheckCommand.self, AuditCommand.self,
-            SnapshotsCommand.self,
+            DriftCommand.self, SnapshotsCommand.self, DemoCommand.self,
         ]
     )
 }
