@@ -71,6 +71,15 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        // Benchmarks: not tests; they print numbers (see BENCHMARKS.md). The per-request PagerDuty
+        // baseline lives here, not in the product.
+        .executableTarget(name: "shiftgate-bench", dependencies: [
+            "PagerDuty", "OnCallStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/shiftgate-bench"),
+
         // Fixtures shared by the test targets: a live simulator on loopback, temporary databases.
         .target(name: "TestSupport", dependencies: [
             "PagerDutySimulator", "OnCallStore",
@@ -84,6 +93,11 @@ let package = Package(
         .testTarget(name: "DriftTests", dependencies: ["Drift", "OnCallStore"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "TestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
+        .testTarget(name: "ReliabilityTests", dependencies: [
+            "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),

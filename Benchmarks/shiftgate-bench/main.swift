@@ -1,0 +1,2 @@
+// The benchmark runner is written in the next commits.
+print("shiftgate-bench")
