@@ -197,7 +197,13 @@ public struct Syncer: Sendable {
                 guard next < jobs.count else { return }
                 let (id, since, until) = jobs[next]
                 next += 1
-                group.addTask { (id, try await client.schedule(id: id, since: since, until: until)) }
+                group.addTask {
+                    var schedule = try await client.schedule(id: id, since: since, until: until)
+                    // The layers are PagerDuty's working; the final schedule already folds them in.
+                    // Dropping them at once keeps a large account's sync small.
+                    schedule.scheduleLayers = nil
+                    return (id, schedule)
+                }
             }
             for _ in 0..<min(width, jobs.count) { enqueue() }
             while let (id, schedule) = try await group.next() {
