@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OnCallStore
 import PagerDuty
+import ServiceLifecycle
 import Sync
 #if canImport(Glibc)
 import Glibc
@@ -91,13 +92,12 @@ struct SyncCommand: AsyncParsableCommand {
         common.bootstrapLogging(quiet: quiet)
         let key = try resolvedAPIKey()
         if let every {
+            // A long-running loop (often PID 1 in a container): SIGTERM or SIGINT stop it cleanly. A
+            // sync cut short that way writes nothing, so the last good snapshot stays current.
             let logger = LoggingBootstrap.logger("sync")
             logger.info("syncing every \(every)")
-            while !Task.isCancelled {
-                let code = await runOnce(key: key)
-                if code != .success { logger.error("sync failed; next attempt in \(every)") }
-                try await Task.sleep(nanoseconds: UInt64(every.seconds * 1e9))
-            }
+            let loop = SyncLoop(interval: every.seconds, logger: logger) { await runOnce(key: key) }
+            try await ServiceGroup(configuration: .init(services: [loop], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
             return
         }
         let code = await runOnce(key: key)
@@ -158,4 +158,24 @@ struct SyncCommand: AsyncParsableCommand {
 @Sendable func printProgress(_ progress: SyncProgress) {
     let counts = "\(progress.done)/\(progress.total) · \(progress.requests) requests · \(progress.rateLimited) × 429"
     FileHandle.standardError.write(Data("\r\u{1B}[2Ksyncing \(progress.phase) \(counts)".utf8))
+}
+
+/// `sync --every`: one sync per interval until a graceful shutdown.
+struct SyncLoop: Service {
+    let interval: TimeInterval
+    let logger: Logger
+    let once: @Sendable () async -> ExitCode
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    if await once() != .success { logger.error("sync failed; next attempt in \(CLIDuration(seconds: interval))") }
+                    try await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+                }
+            }
+        } catch is CancellationError {
+            logger.info("stopping: shutdown requested")
+        }
+    }
 }

@@ -88,6 +88,23 @@ import Glibc
         }
     }
 
+    @Test func syncEveryLoopsAndStopsOnSIGTERM() async throws {
+        try await withSimulator(.small()) { running, directory in
+            let (process, _, _) = try launch(["sync", "--every", "10s", "--quiet"], environment: environment(running, directory))
+            var synced = false
+            for _ in 0..<100 where !synced {
+                try await Task.sleep(nanoseconds: 50_000_000)
+                synced = (try? OnCallDatabase(path: directory.path("cache.sqlite"), mustExist: true).currentSnapshotId()) != nil
+            }
+            #expect(synced)
+            kill(process.processIdentifier, SIGTERM)
+            let stopped = Date()
+            await waitForExit(process)
+            #expect(process.terminationStatus == 0)
+            #expect(Date().timeIntervalSince(stopped) < 5)
+        }
+    }
+
     @Test func badFlagsAreUsageErrors() async throws {
         let result = try await run(["sync", "--lookback", "yesterday"], environment: ["PAGERDUTY_KEY": "x"])
         #expect(result.status == 64)
