@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTPTypes
 import OnCallStore
 import ServiceLifecycle
 
@@ -23,8 +24,11 @@ public func buildApplication(
         .addRoutes(to: router)
     var app = Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)),
-                                            httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100))),
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: [SlowClientGuard(headTimeout: .milliseconds(Int64(configuration.requestTimeout * 1000)),
+                                                        bodyTimeout: .milliseconds(Int64(configuration.requestTimeout * 1000)))],
+            idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)),
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "shiftgate"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger

@@ -15,12 +15,15 @@ public struct ServerConfiguration: Sendable, CustomStringConvertible {
     /// How often the server looks for a newer snapshot.
     public var reloadInterval: TimeInterval
     public var maxBodyBytes: Int
-    /// Connections idle (or trickling) longer than this are closed.
+    /// Connections idle longer than this are closed.
     public var idleTimeout: TimeInterval
+    /// A request's head must arrive within this of the connection opening (or the previous reply),
+    /// and its body within this of the head: slow senders are cut off.
+    public var requestTimeout: TimeInterval
 
     public init(host: String = "127.0.0.1", port: Int = 8080, maxStaleness: TimeInterval = 900, maxClockSkew: TimeInterval = 300,
                 webhookSecret: String, policy: ApprovalPolicy = ApprovalPolicy(), reloadInterval: TimeInterval = 1,
-                maxBodyBytes: Int = 1 << 20, idleTimeout: TimeInterval = 15) {
+                maxBodyBytes: Int = 1 << 20, idleTimeout: TimeInterval = 15, requestTimeout: TimeInterval = 10) {
         self.host = host
         self.port = port
         self.maxStaleness = maxStaleness
@@ -30,6 +33,7 @@ public struct ServerConfiguration: Sendable, CustomStringConvertible {
         self.reloadInterval = reloadInterval
         self.maxBodyBytes = maxBodyBytes
         self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
     }
 
     public var description: String {
