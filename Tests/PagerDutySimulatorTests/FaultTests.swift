@@ -61,7 +61,8 @@ import Testing
             let latency = try await clock.measure { status = try await live.get("/users").status }
             #expect(status == 200)
             #expect(latency >= .milliseconds(250))
-            #expect(latency < .milliseconds(1000))
+            // Only the lower bound is the simulator's doing; a loaded CI machine may add to it.
+            #expect(latency < .seconds(10))
             let stalled = try await clock.measure { status = try await live.get("/teams").status }
             #expect(status == 200)
             #expect(stalled >= .milliseconds(1250))

@@ -123,13 +123,14 @@ import Testing
     }
 
     @Test func rateLimitIsPerKeyWithHeadersAnd429() async throws {
-        var options = SimulatorOptions(apiKeys: ["simulated-key", "other-key"], rateLimitPerWindow: 5, rateLimitWindowSeconds: 1)
+        var options = SimulatorOptions(apiKeys: ["simulated-key", "other-key"], rateLimitPerWindow: 5, rateLimitWindowSeconds: 3)
         options.clock = { testNow }
+        // A 3 s window: long enough that a loaded machine still sends all six requests inside it.
         try await withLiveSimulator(options: options) { live in
             let first = try await live.get("/teams")
             #expect(first.header("ratelimit-limit") == "5")
             #expect(first.header("ratelimit-remaining") == "4")
-            #expect(first.header("ratelimit-reset") == "1")
+            #expect(first.header("ratelimit-reset") == "3")
             for _ in 0..<4 {
                 #expect(try await live.get("/teams").status == 200)
             }
