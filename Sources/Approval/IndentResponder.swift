@@ -30,7 +30,14 @@ public enum IndentResponder {
         public var call: IndentBody.Call
     }
 
+    /// Indent's bodies nest a few levels deep; anything deeper is refused before decoding, whose
+    /// cost grows much faster than the body with depth.
+    public static let maxNesting = 32
+
     public static func respond(to body: Data, index: OnCallIndex?, unavailable: CacheUnavailable?, now: Date) throws -> Result {
+        guard !nestsDeeper(than: maxNesting, body) else {
+            throw IndentBodyError(description: "JSON nested deeper than \(maxNesting) levels")
+        }
         let parsed: IndentBody
         do {
             parsed = try JSONDecoder().decode(IndentBody.self, from: body)
@@ -101,4 +108,27 @@ public enum IndentResponder {
             "invalid"
         }
     }
+}
+
+/// True when `json` opens more than `limit` arrays or objects inside each other (brackets inside
+/// strings do not count). One pass over the bytes.
+func nestsDeeper(than limit: Int, _ json: Data) -> Bool {
+    var depth = 0
+    var inString = false
+    var escaped = false
+    for byte in json {
+        if inString {
+            if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+            continue
+        }
+        switch byte {
+        case UInt8(ascii: "\""): inString = true
+        case UInt8(ascii: "["), UInt8(ascii: "{"):
+            depth += 1
+            if depth > limit { return true }
+        case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+        default: break
+        }
+    }
+    return false
 }

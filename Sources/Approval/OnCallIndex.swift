@@ -1,7 +1,7 @@
 import Foundation
 import OnCallStore
 
-/// One snapshot, indexed for the decision under one policy: users by lowercased email, and each
+/// One snapshot, indexed for the decision under one policy: users by email (ASCII case folded), and each
 /// user's shifts in allowed schedules sorted by start. Built once per snapshot; a lookup is a
 /// dictionary hit and a short scan, so a decision takes microseconds.
 public struct OnCallIndex: Sendable {
@@ -18,7 +18,7 @@ public struct OnCallIndex: Sendable {
         snapshot = contents.info
         self.policy = policy
         var users: [String: User] = [:]
-        for user in contents.users { users[user.email.lowercased()] = user }
+        for user in contents.users { users[user.email.emailMatchKey] = user }
         usersByEmail = users
         var schedules: [String: Schedule] = [:]
         for schedule in contents.schedules { schedules[schedule.id] = schedule }
@@ -51,7 +51,7 @@ public struct OnCallIndex: Sendable {
     }
 
     public func user(email: String) -> User? {
-        usersByEmail[email.lowercased()]
+        usersByEmail[email.emailMatchKey]
     }
 
     public func schedule(id: String) -> Schedule? {

@@ -246,3 +246,12 @@ public struct DecisionRecord: Sendable, Hashable, Codable {
         self.grantedSeconds = grantedSeconds
     }
 }
+
+extension String {
+    /// The form emails are compared in: ASCII letters folded to lower case and nothing else.
+    /// `lowercased()` applies Unicode case mapping, which turns look-alikes such as U+212A KELVIN SIGN
+    /// into ASCII "k", so another mailbox would match an on-call user's address.
+    public var emailMatchKey: String {
+        String(decoding: utf8.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
+    }
+}

@@ -45,7 +45,12 @@ public final class OnCallDatabase: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
-        try Schema.migrator.migrate(pool)
+        // Migrating takes the write lock; a file that is already current only needs a read, so
+        // status, check, drift and serve never wait behind a sync's write to open the cache.
+        let migrator = Schema.migrator
+        if try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
+            try migrator.migrate(pool)
+        }
     }
 
     // MARK: Writes
@@ -75,7 +80,7 @@ public final class OnCallDatabase: Sendable {
 
             let insertUser = try db.cachedStatement(sql: "INSERT OR REPLACE INTO user (snapshot_id, id, name, email, email_lower, time_zone) VALUES (?, ?, ?, ?, ?, ?)")
             for user in contents.users {
-                try insertUser.execute(arguments: [id, user.id, user.name, user.email, user.email.lowercased(), user.timeZone])
+                try insertUser.execute(arguments: [id, user.id, user.name, user.email, user.email.emailMatchKey, user.timeZone])
             }
             let insertSchedule = try db.cachedStatement(sql: "INSERT OR REPLACE INTO schedule (snapshot_id, id, name, time_zone, description) VALUES (?, ?, ?, ?, ?)")
             for schedule in contents.schedules {

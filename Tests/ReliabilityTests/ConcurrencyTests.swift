@@ -271,7 +271,7 @@ extension ConcurrencyTests {
         print("[reliability] write lock held 4 s by sqlite3: status exited \(statusCode) after \(String(format: "%.1f", statusSeconds))s; serve listening after \(String(format: "%.1f", serveSeconds))s")
         #expect(statusCode == 0, "\(status.stdout.text) \(status.stderr.text)")
         #expect(listening)
-        withKnownIssue("Opening the store always runs the migrator in a write transaction (BEGIN IMMEDIATE), so readers wait for, and after 10 s fail on, another process's write lock (see RELIABILITY.md)") {
+        withKnownIssue("The migrator no longer takes the write lock on an up-to-date file, but opening GRDB's DatabasePool still waits for another process's write lock (see RELIABILITY.md)") {
             #expect(statusSeconds < 2, "status took \(statusSeconds)s")
             #expect(serveSeconds < 2, "serve took \(serveSeconds)s to listen")
         }
