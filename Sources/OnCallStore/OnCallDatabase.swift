@@ -39,12 +39,11 @@ public final class OnCallDatabase: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "shiftgate"
-        configuration.prepareDatabase { db in
-            // A killed writer must never leave a file that fails integrity_check: keep SQLite's
-            // durability on (FULL sync in WAL costs little for one write per snapshot).
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         pool = try DatabasePool(path: path, configuration: configuration)
+        // A killed process never corrupts a WAL file at any sync level; FULL also keeps the last
+        // snapshot and audit records through an OS crash or power loss, for little cost at one write
+        // per snapshot. Set on the writer after opening: the pool sets NORMAL when it enables WAL.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         // Migrating takes the write lock; a file that is already current only needs a read, so
         // status, check, drift and serve never wait behind a sync's write to open the cache.
         let migrator = Schema.migrator
