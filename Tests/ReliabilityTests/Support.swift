@@ -20,22 +20,10 @@ import Glibc
 
 // MARK: Seeded randomness
 
-/// SplitMix64: small, fast and the same on every platform, so a seed names one run exactly.
-struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+/// The simulator's SplitMix64: small, fast and the same on every platform, so a seed names one run exactly.
+typealias SeededRandom = SplitMix64
 
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-
+extension SplitMix64 {
     mutating func below(_ bound: Int) -> Int {
         Int(next(in: 0..<UInt64(max(bound, 1))))
     }
