@@ -1,2 +1,156 @@
-// The benchmark runner is written in the next commits.
-print("shiftgate-bench")
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// `shiftgate-bench`: measures the webhook, the per-request PagerDuty baseline, the webhook under a
+/// sync, the sync itself and drift, in one run, and prints Markdown tables (see BENCHMARKS.md).
+/// Benchmarks are not tests: this prints numbers and exits 0 whatever they are; it exits non-zero
+/// only when it could not measure (a binary missing, a server that would not start).
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shiftgate-bench",
+        abstract: "Benchmark Shiftgate: webhook latency and throughput, PagerDuty baseline, sync API use, drift.",
+        discussion: """
+            Runs the real release binaries (.build/release/shiftgate) against the in-process PagerDuty
+            simulator on loopback, and wrk (Debian's `wrk`) with Benchmarks/webhook.lua.
+
+            Examples:
+              Benchmarks/run.sh --quick                 # under 3 minutes
+              Benchmarks/run.sh                         # the full set (about 10 minutes)
+              Benchmarks/run.sh --only probe            # diagnosis: the executor experiment (not in the default set)
+              swift run -c release shiftgate-bench --only sync --sync-sizes 1000x10000
+            """
+    )
+
+    @Flag(help: "The short set: short webhook runs, baseline, under-sync, sync of 100 schedules / 1,000 users, drift.")
+    var quick = false
+
+    @Option(help: "Sections to run, comma-separated: webhook, baseline, under-sync, sync, drift (default: all of these), probe.")
+    var only: String?
+
+    @Option(help: "Sync sizes as SCHEDULESxUSERS, comma-separated (default: quick 100x1000; full 100x1000,1000x10000,5000x50000).")
+    var syncSizes: String?
+
+    @Option(help: "Client pacing values (--rate-limit, per minute) to sync at, comma-separated.")
+    var syncRateLimits = "900,960"
+
+    @Option(help: "Schedules in the account behind the webhook's cache (and the under-sync and drift runs).")
+    var webhookSchedules = 1000
+
+    @Option(help: "Users in the account behind the webhook's cache.")
+    var webhookUsers = 10000
+
+    @Option(help: "Schedules in AUTO_APPROVAL_PAGERDUTY_SCHEDULES (the baseline asks PagerDuty about each).")
+    var allowedSchedules = 4
+
+    @Option(help: "The fixed request rate for latency runs, per second.")
+    var rate = 1000.0
+
+    @Option(help: "The shiftgate binary.")
+    var shiftgate = ".build/release/shiftgate"
+
+    @Option(help: "The wrk binary.")
+    var wrk = "/usr/bin/wrk"
+
+    @Option(help: "Where the Markdown results go.")
+    var output = ".build/benchmarks/results.md"
+
+    @Flag(help: "Keep the temporary directory (databases, logs) for inspection.")
+    var keep = false
+
+    func validate() throws {
+        if let only {
+            let unknown = Set(Self.sections(only)).subtracting(Section.allCases.map(\.rawValue))
+            if !unknown.isEmpty { throw ValidationError("--only: unknown section(s) \(unknown.sorted().joined(separator: ", "))") }
+        }
+        _ = try parsedSizes()
+        guard rate > 0 else { throw ValidationError("--rate must be positive") }
+        guard allowedSchedules >= 1 else { throw ValidationError("--allowed-schedules must be at least 1") }
+    }
+
+    static func sections(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    func parsedSizes() throws -> [(schedules: Int, users: Int)] {
+        let text = syncSizes ?? (quick ? "100x1000" : "100x1000,1000x10000,5000x50000")
+        return try text.split(separator: ",").map { item in
+            let parts = item.lowercased().split(separator: "x")
+            guard parts.count == 2, let schedules = Int(parts[0]), let users = Int(parts[1]), schedules > 0, users > 0 else {
+                throw ValidationError("--sync-sizes: '\(item)' is not SCHEDULESxUSERS")
+            }
+            return (schedules, users)
+        }
+    }
+
+    func settings() throws -> BenchSettings {
+        let selected = only.map { Set(Self.sections($0).compactMap(Section.init(rawValue:))) } ?? Section.defaultSet
+        return BenchSettings(
+            quick: quick, sections: selected, syncSizes: try parsedSizes(),
+            syncRateLimits: syncRateLimits.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) },
+            webhookSchedules: webhookSchedules, webhookUsers: webhookUsers, allowedSchedules: allowedSchedules, rate: rate,
+            wrkSeconds: quick ? 5 : 15, fixedRateSeconds: quick ? 5 : 30, underSyncIdleSeconds: quick ? 5 : 15,
+            baselineDecisions: quick ? 30 : 150, driftRepeats: quick ? 5 : 20, quietWaitSeconds: quick ? 15 : 120,
+            shiftgate: shiftgate, wrk: wrk, output: output, keep: keep)
+    }
+}
+
+enum Section: String, CaseIterable, Sendable {
+    case webhook
+    case baseline
+    case underSync = "under-sync"
+    case sync
+    case drift
+    /// Diagnosis only (not in the default set): repeated fixed-rate runs with a per-second timeline.
+    case probe
+
+    static let defaultSet: Set<Section> = [.webhook, .baseline, .underSync, .sync, .drift]
+}
+
+struct BenchSettings: Sendable {
+    var quick: Bool
+    var sections: Set<Section>
+    var syncSizes: [(schedules: Int, users: Int)]
+    var syncRateLimits: [Int]
+    var webhookSchedules: Int
+    var webhookUsers: Int
+    var allowedSchedules: Int
+    var rate: Double
+    var wrkSeconds: Int
+    var fixedRateSeconds: Double
+    var underSyncIdleSeconds: Double
+    var baselineDecisions: Int
+    var driftRepeats: Int
+    /// How long to wait for other work on the machine to calm down before a latency run.
+    var quietWaitSeconds: Double
+    var shiftgate: String
+    var wrk: String
+    var output: String
+    var keep: Bool
+}
+
+// `serve-variant` (see ServeVariant.swift) must install its executor before any task runs.
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "serve-variant" {
+    let arguments = Array(CommandLine.arguments.dropFirst(2))
+    if arguments.contains("--nio-executor"), !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
+        FileHandle.standardError.write(Data("serve-variant: cannot install the NIO executor\n".utf8))
+        exit(1)
+    }
+    do {
+        try await runServeVariant(arguments)
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("serve-variant: \(error)\n".utf8))
+        exit(1)
+    }
+}
+
+// Top-level code cannot use `@main`; parse here and run (as the simulator's executable does).
+do {
+    let command = try BenchCommand.parse()
+    let settings = try command.settings()
+    try await runBenchmarks(settings)
+} catch {
+    BenchCommand.exit(withError: error)
+}

@@ -1,0 +1,109 @@
+import Foundation
+import GRDB
+import OnCallStore
+import PagerDutySimulator
+
+/// One `shiftgate sync` run of one account size at one client pacing.
+struct SyncRun {
+    var schedules: Int
+    var users: Int
+    var policies: Int
+    var rateLimit: Int
+    var usage: ChildUsage
+    var requests: Int
+    var rateLimited: Int
+    var byPath: [String: Int]
+    var info: SnapshotInfo?
+    var databaseBytes: Int
+    var walBytes: Int
+    var failure: String?
+
+    /// Pages of users, schedules and policies, one request per schedule (the 8-day window is one
+    /// chunk), and pages of /oncalls: what any client must spend.
+    var lowerBound: Int? {
+        guard let info else { return nil }
+        func pages(_ count: Int) -> Int { max(1, (count + 99) / 100) }
+        return pages(users) + pages(schedules) + pages(policies) + schedules + pages(info.onCallCount)
+    }
+
+    /// What PagerDuty's 960 requests per minute alone require for the requests made.
+    var rateLimitSeconds: Double { Double(requests) * 60 / 960 }
+}
+
+func benchSync(lab: Lab, settings: BenchSettings, report: BenchReport) async throws {
+    report.heading("Sync: API requests, 429s, wall time and memory")
+    var runs: [SyncRun] = []
+    for size in settings.syncSizes {
+        let account = SimulatedAccount.generate(users: size.users, schedules: size.schedules, seed: 11, now: Date())
+        for rateLimit in settings.syncRateLimits {
+            report.progress("sync: \(size.schedules) schedules / \(size.users) users at --rate-limit \(rateLimit)")
+            runs.append(try await syncOnce(account: account, rateLimit: rateLimit, lab: lab))
+            let run = runs[runs.count - 1]
+            report.progress("  \(run.requests) requests, \(run.rateLimited) × 429, \(fmt(run.usage.wallSeconds)) s, \(fmt(run.usage.peakRSSMiB)) MiB\(run.failure.map { " — " + $0 } ?? "")")
+        }
+    }
+    report.line("""
+        The real `shiftgate sync` (release build, a child process) against the simulator on loopback with PagerDuty's \
+        default rate limit (960 requests per key per fixed 60 s window), window 1 day back and 7 days ahead, a fresh \
+        database per run, default concurrency (4).\n
+        """)
+    report.table(["schedules / users (policies)", "--rate-limit", "requests", "lower bound", "÷ bound", "429s", "wall", "rate-limit time", "wall ÷ rate-limit time",
+                  "peak RSS", "database", "shifts / on-call entries", "result"], runs.map { run in
+        let bound = run.lowerBound
+        return [
+            "\(grouped(run.schedules)) / \(grouped(run.users)) (\(grouped(run.policies)))", "\(run.rateLimit)/min", grouped(run.requests),
+            bound.map(grouped) ?? "–", bound.map { fmt(Double(run.requests) / Double($0), 3) } ?? "–",
+            "\(run.rateLimited) (\(fmt(100 * Double(run.rateLimited) / Double(max(1, run.requests)), 2)) %)",
+            "\(fmt(run.usage.wallSeconds)) s", run.failure == nil ? "\(fmt(run.rateLimitSeconds)) s" : "–",
+            run.failure == nil ? fmt(run.usage.wallSeconds / run.rateLimitSeconds, 3) : "–",
+            "\(fmt(run.usage.peakRSSMiB)) MiB", run.failure == nil ? mib(bytes: run.databaseBytes) : "–",
+            run.info.map { "\(grouped($0.shiftCount)) / \(grouped($0.onCallCount))" } ?? "–",
+            run.failure.map { "**failed**: \($0)" } ?? "ok",
+        ]
+    })
+    for run in runs where run.failure == nil {
+        let paths = run.byPath.sorted { $0.key < $1.key }.map { "\($0.key) \(grouped($0.value))" }.joined(separator: ", ")
+        report.line("- \(grouped(run.schedules)) / \(grouped(run.users)) at \(run.rateLimit)/min: \(paths); CPU \(fmt(run.usage.userSeconds)) s user + \(fmt(run.usage.systemSeconds)) s system.")
+    }
+    report.line("""
+        \n_How measured: requests and 429s are the simulator's own counts (every request it received, retries included). \
+        Lower bound = ⌈users/100⌉ + ⌈schedules/100⌉ + ⌈policies/100⌉ + schedules + ⌈on-call entries/100⌉ (PagerDuty's largest \
+        page is 100; the on-call entries are the ones the snapshot stored). Rate-limit time = requests ÷ 960 per minute; \
+        a client paced at 900/min needs 960/900 = 1.067× that by design, and under a fixed window a client may finish a little \
+        under it (a window's 960 can be spent in less than its 60 s). Wall time is the child's, start to exit; peak RSS is GNU \
+        time's `%M` for the child (`/usr/bin/time -f %M shiftgate sync …`; `wait4` on a `posix_spawn`ed child would report the \
+        harness's own RSS, see ChildProcess.swift). Database = the SQLite file after a WAL checkpoint._
+        """)
+}
+
+func syncOnce(account: SimulatedAccount, rateLimit: Int, lab: Lab) async throws -> SyncRun {
+    let key = "sync-key"
+    let simulator = PagerDutySimulator(account: account, options: SimulatorOptions(apiKeys: [key]))
+    let running = try await RunningSimulator.start(simulator)
+    let label = "sync-\(account.schedules.count)x\(account.users.count)-\(rateLimit)"
+    let database = lab.path("\(label).sqlite")
+    let (usage, child) = try await lab.sync(apiURL: running.baseURL, key: key, database: database, rateLimit: rateLimit, label: label)
+    let stats = simulator.stats
+    await running.shutdown()
+
+    var run = SyncRun(schedules: account.schedules.count, users: account.users.count, policies: account.escalationPolicies.count,
+                      rateLimit: rateLimit, usage: usage, requests: stats.requests, rateLimited: stats.rateLimited,
+                      byPath: stats.requestsByPath, info: nil, databaseBytes: 0, walBytes: 0, failure: nil)
+    if !usage.succeeded {
+        let message = child.stderr.split(separator: "\n").last { $0.contains("shiftgate:") } ?? child.stderr.split(separator: "\n").last ?? ""
+        run.failure = "exit \(usage.status): \(message.replacingOccurrences(of: "shiftgate: ", with: ""))"
+        return run
+    }
+    run.info = try OnCallDatabase(path: database, mustExist: true).currentSnapshotInfo()
+    run.walBytes = fileSize(database + "-wal")
+    let queue = try DatabaseQueue(path: database)
+    try await queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+    try queue.close()
+    run.databaseBytes = fileSize(database)
+    try? FileManager.default.removeItem(atPath: database)
+    return run
+}
+
+func fileSize(_ path: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+}
