@@ -43,14 +43,18 @@ public enum IndentSignature {
 
 /// RFC 3339 times as Indent sends and expects them (`2024-03-12T18:00:00.000Z`).
 public enum IndentTime {
+    // Built once: every webhook request parses one time and formats several.
+    private static let withMilliseconds = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    private static let wholeSeconds = Date.ISO8601FormatStyle()
+
     public static func parse(_ text: String) -> Date? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(trimmed) { return date }
-        return try? Date.ISO8601FormatStyle().parse(trimmed)
+        if let date = try? withMilliseconds.parse(trimmed) { return date }
+        return try? wholeSeconds.parse(trimmed)
     }
 
     public static func format(_ date: Date) -> String {
-        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
+        withMilliseconds.format(date)
     }
 }
 
@@ -126,7 +130,8 @@ public struct IndentEvent: Decodable, Sendable {
     }
 
     public var actorEmail: String? {
-        actor?["email"]?.stringValue.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0.trimmingCharacters(in: .whitespaces) }
+        guard let email = actor?["email"]?.stringValue?.trimmingCharacters(in: .whitespaces), !email.isEmpty else { return nil }
+        return email
     }
 }
 
