@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
+        // Compact JSON text for hand-built replies (the webhook's and the simulator's).
+        .target(name: "JSONText"),
         // REST client for PagerDuty: wire types, pagination, retries, pacing. Knows no SQLite.
         .target(name: "PagerDuty", dependencies: [
             .product(name: "Logging", package: "swift-log"),
@@ -39,7 +41,7 @@ let package = Package(
         ]),
         // The approval decision (pure) and Indent's webhook protocol.
         .target(name: "Approval", dependencies: [
-            "OnCallStore",
+            "OnCallStore", "JSONText",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Snapshot diff (pure) and its renderers.
@@ -58,7 +60,7 @@ let package = Package(
         ]),
         // A stand-in PagerDuty REST API for tests, the demo and benchmarks.
         .target(name: "PagerDutySimulator", dependencies: [
-            "PagerDuty",
+            "PagerDuty", "JSONText",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),

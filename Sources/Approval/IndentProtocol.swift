@@ -93,7 +93,7 @@ public enum GoDuration {
 }
 
 /// The parts of an Indent webhook body Shiftgate reads. Actors and resources stay raw JSON.
-public struct IndentBody: Decodable, Sendable {
+public struct IndentBody: Sendable {
     public var events: [IndentEvent]?
     public var kinds: [String]?
     public var info: JSONValue?
@@ -106,6 +106,16 @@ public struct IndentBody: Decodable, Sendable {
         case unknown
     }
 
+    /// Reads a parsed body. A field of the wrong type is refused with its path (`events.0.actor`);
+    /// `null` counts as absent, and fields Shiftgate does not read are ignored.
+    public init(_ json: JSONValue) throws(IndentBodyError) {
+        guard case .object(let body) = json else { throw IndentBodyError(description: "the body is not a JSON object") }
+        let fields = Fields(body, path: "")
+        kinds = try fields.array("kinds") { value, path throws(IndentBodyError) in try Fields.string(value, path: path) }
+        info = fields.raw("info")
+        events = try fields.array("events") { value, path throws(IndentBodyError) in try IndentEvent(value, path: path) }
+    }
+
     /// Which call a body is, by Indent's own rules.
     public var call: Call {
         if kinds != nil { return .pullUpdate }
@@ -116,7 +126,7 @@ public struct IndentBody: Decodable, Sendable {
     }
 }
 
-public struct IndentEvent: Decodable, Sendable {
+public struct IndentEvent: Sendable {
     public var event: String?
     public var id: String?
     public var actor: JSONValue?
@@ -124,14 +134,78 @@ public struct IndentEvent: Decodable, Sendable {
     public var timestamp: String?
     public var resources: [JSONValue]?
     public var meta: Meta?
+    /// The actor's email, trimmed; nil when absent or blank.
+    public let actorEmail: String?
 
-    public struct Meta: Decodable, Sendable {
+    public struct Meta: Sendable {
         public var labels: [String: String]?
     }
 
-    public var actorEmail: String? {
-        guard let email = actor?["email"]?.stringValue?.trimmingCharacters(in: .whitespaces), !email.isEmpty else { return nil }
-        return email
+    init(_ json: JSONValue, path: String) throws(IndentBodyError) {
+        guard case .object(let members) = json else { throw IndentBodyError(description: "wrong type at \(path): expected an object") }
+        let fields = Fields(members, path: path)
+        event = try fields.string("event")
+        id = try fields.string("id")
+        actor = fields.raw("actor")
+        reason = try fields.string("reason")
+        timestamp = try fields.string("timestamp")
+        resources = try fields.array("resources") { value, _ in value }
+        if let metaValue = fields.raw("meta") {
+            guard case .object(let metaMembers) = metaValue else { throw IndentBodyError(description: "wrong type at \(path).meta: expected an object") }
+            let metaFields = Fields(metaMembers, path: path + ".meta")
+            meta = Meta(labels: try metaFields.stringMap("labels"))
+        }
+        let email = actor?["email"]?.stringValue?.trimmingCharacters(in: .whitespaces)
+        actorEmail = email?.isEmpty == false ? email : nil
+    }
+}
+
+/// Typed reads of one JSON object's members, naming the path of a member of the wrong type.
+private struct Fields {
+    let members: [String: JSONValue]
+    let path: String
+
+    init(_ members: [String: JSONValue], path: String) {
+        self.members = members
+        self.path = path
+    }
+
+    func location(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func raw(_ key: String) -> JSONValue? {
+        guard let value = members[key], value != .null else { return nil }
+        return value
+    }
+
+    static func string(_ value: JSONValue, path: String) throws(IndentBodyError) -> String {
+        guard case .string(let text) = value else { throw IndentBodyError(description: "wrong type at \(path): expected a string") }
+        return text
+    }
+
+    func string(_ key: String) throws(IndentBodyError) -> String? {
+        guard let value = raw(key) else { return nil }
+        return try Self.string(value, path: location(key))
+    }
+
+    func array<Element>(_ key: String, _ element: (JSONValue, String) throws(IndentBodyError) -> Element) throws(IndentBodyError) -> [Element]? {
+        guard let value = raw(key) else { return nil }
+        guard case .array(let elements) = value else { throw IndentBodyError(description: "wrong type at \(location(key)): expected an array") }
+        var result: [Element] = []
+        result.reserveCapacity(elements.count)
+        for (index, item) in elements.enumerated() {
+            result.append(try element(item, "\(location(key)).\(index)"))
+        }
+        return result
+    }
+
+    func stringMap(_ key: String) throws(IndentBodyError) -> [String: String]? {
+        guard let value = raw(key) else { return nil }
+        guard case .object(let entries) = value else { throw IndentBodyError(description: "wrong type at \(location(key)): expected an object") }
+        var result: [String: String] = [:]
+        for (name, entry) in entries {
+            result[name] = try Self.string(entry, path: "\(location(key)).\(name)")
+        }
+        return result
     }
 }
 

@@ -40,9 +40,11 @@ public enum IndentResponder {
         }
         let parsed: IndentBody
         do {
-            parsed = try JSONDecoder().decode(IndentBody.self, from: body)
-        } catch let error as DecodingError {
-            throw IndentBodyError(description: "malformed JSON body: \(describe(error))")
+            parsed = try IndentBody(JSONValue.parse(body))
+        } catch let error as JSONValue.SyntaxError {
+            throw IndentBodyError(description: "malformed JSON body: \(error.description)")
+        } catch let error as IndentBodyError {
+            throw IndentBodyError(description: "malformed JSON body: \(error.description)")
         }
         let call = parsed.call
         var reply: [String: JSONValue] = ["status": .object(["code": .number(0)])]
@@ -73,9 +75,7 @@ public enum IndentResponder {
             }
             reply["claims"] = .array(claims)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Result(reply: try encoder.encode(JSONValue.object(reply)), decisions: decisions, call: call)
+        return Result(reply: Data(JSONValue.object(reply).serialized()), decisions: decisions, call: call)
     }
 
     static func claim(for event: IndentEvent, seconds: Int, reason: String, now: Date) -> JSONValue {
@@ -94,19 +94,6 @@ public enum IndentResponder {
             "timestamp": .string(IndentTime.format(now)),
             "reason": .string(reason),
         ])
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        switch error {
-        case .dataCorrupted(let context):
-            context.codingPath.isEmpty ? "not valid JSON" : "invalid value at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            "wrong type at \(context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "."))"
-        case .keyNotFound(let key, _):
-            "missing \(key.stringValue)"
-        @unknown default:
-            "invalid"
-        }
     }
 }
 

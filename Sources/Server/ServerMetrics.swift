@@ -1,12 +1,16 @@
 import Foundation
 import Metrics
 import Prometheus
+import Synchronization
 
 /// The webhook's metrics, on a registry of its own (so tests can build many apps in one process),
 /// recorded through swift-metrics and rendered by swift-prometheus.
 public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
+    let decisionTimer: Metrics.Timer
+    /// Counters by their label values, made once: making one looks it up in the registry under its lock.
+    private let counters = Mutex<[[String]: Metrics.Counter]>([:])
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -18,21 +22,32 @@ public final class ServerMetrics: Sendable {
             .milliseconds(50), .milliseconds(250), .seconds(1),
         ]
         self.factory = factory
+        decisionTimer = Metrics.Timer(label: "shiftgate_decision_duration_seconds", factory: factory)
+    }
+
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> Metrics.Counter {
+        let key = [label] + dimensions.map(\.1)
+        return counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Metrics.Counter(label: label, dimensions: dimensions, factory: factory)
+            counters[key] = counter
+            return counter
+        }
     }
 
     /// `shiftgate_http_requests_total{route, outcome}`.
     func request(route: String, outcome: String) {
-        Counter(label: "shiftgate_http_requests_total", dimensions: [("route", route), ("outcome", outcome)], factory: factory).increment()
+        counter("shiftgate_http_requests_total", [("route", route), ("outcome", outcome)]).increment()
     }
 
     /// `shiftgate_decisions_total{outcome}`.
     func decision(outcome: String) {
-        Counter(label: "shiftgate_decisions_total", dimensions: [("outcome", outcome)], factory: factory).increment()
+        counter("shiftgate_decisions_total", [("outcome", outcome)]).increment()
     }
 
     /// `shiftgate_decision_duration_seconds` histogram: from a verified body to the reply.
     func decisionDuration(nanoseconds: UInt64) {
-        Metrics.Timer(label: "shiftgate_decision_duration_seconds", factory: factory).recordNanoseconds(Int64(nanoseconds))
+        decisionTimer.recordNanoseconds(Int64(nanoseconds))
     }
 
     /// `shiftgate_cache_age_seconds` and `shiftgate_cache_snapshot_id`, set at scrape time.

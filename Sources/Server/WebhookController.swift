@@ -18,10 +18,8 @@ struct StatusError: Error, HTTPResponseError {
 }
 
 func jsonResponse(status: HTTPResponse.Status = .ok, body: [String: JSONValue]) -> Response {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    let data = (try? encoder.encode(JSONValue.object(body))) ?? Data("{}".utf8)
-    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    Response(status: status, headers: [.contentType: "application/json"],
+             body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.object(body).serialized())))
 }
 
 /// Routes for Indent and for on-call lookups. Answers from the in-memory roster only.
@@ -95,7 +93,7 @@ struct WebhookController {
         for (position, (event, decision)) in result.decisions.enumerated() {
             metrics.decision(outcome: decision.outcome.rawValue)
             let requester = event.actorEmail ?? ""
-            let resources = (event.resources ?? []).map { $0["id"]?.stringValue ?? "?" }
+            let resources = (event.resources ?? []).map { JSONValue.string($0["id"]?.stringValue ?? "?") }
             logger.info("decision", metadata: [
                 "request_id": "\(requestId)", "requester": "\(requester)", "outcome": "\(decision.outcome.rawValue)",
                 "schedules": "\(decision.scheduleNames.joined(separator: ","))", "granted_s": "\(decision.grantedSeconds.map(String.init) ?? "-")",
@@ -103,7 +101,7 @@ struct WebhookController {
             ])
             records.append(DecisionRecord(
                 decidedAt: now, requestId: event.id ?? "\(requestId)#\(position)", requester: requester,
-                resources: String(decoding: (try? JSONEncoder().encode(resources)) ?? Data("[]".utf8), as: UTF8.self),
+                resources: String(decoding: JSONValue.array(resources).serialized(), as: UTF8.self),
                 outcome: decision.outcome.rawValue, reason: decision.reason, snapshotId: index?.snapshot.id,
                 scheduleId: decision.scheduleIds.first, grantedSeconds: decision.grantedSeconds))
         }
