@@ -8,6 +8,7 @@ import Glibc
 public enum OnCallStoreError: Error, CustomStringConvertible, Equatable {
     case missing(path: String)
     case cannotCreate(path: String, reason: String)
+    case readOnly(path: String)
 
     public var description: String {
         switch self {
@@ -15,18 +16,35 @@ public enum OnCallStoreError: Error, CustomStringConvertible, Equatable {
             "no cache at \(path): run `shiftgate sync` first (or pass --database / SHIFTGATE_DATABASE)"
         case .cannotCreate(let path, let reason):
             "cannot create the cache at \(path): \(reason)"
+        case .readOnly(let path):
+            "the cache at \(path) was opened for reading only"
         }
     }
 }
 
-/// The SQLite cache. Owns one `DatabasePool` (WAL, so `serve` reads while `sync` writes), migrates it
-/// when opened, and offers named writes that keep snapshots whole and focused reads.
+/// The SQLite cache, in WAL mode so that `serve` reads while `sync` writes. Opening it migrates it
+/// when needed; it offers named writes that keep snapshots whole and focused reads.
+///
+/// Reads go through a read-only `DatabasePool` and writes through one `DatabaseQueue` connection.
+/// A read-write `DatabasePool` would do too, but opening one always writes when the `-wal` file is
+/// empty or absent (GRDB's `setUpWALMode` creates and drops a table so that its readers find a WAL),
+/// which waits for any other process's write lock; an external `sqlite3` session or backup holding
+/// the lock would then stop `status` or a restarting `serve`. With this split, opening a cache that
+/// is already in WAL mode and migrated only reads, and in WAL mode reads never wait for a writer.
 public final class OnCallDatabase: Sendable {
     public let path: String
+    /// The readers (read-only connections).
     let pool: DatabasePool
+    /// The one write connection, nil when opened `readOnly`.
+    let writer: DatabaseQueue?
 
     /// Opens (and, unless `mustExist`, creates with mode 0600) the cache at `path`.
-    public init(path: String, mustExist: Bool = false, busyTimeout: Double = 10) throws {
+    ///
+    /// Opening a cache in WAL mode whose migrations have all run never waits for another process's
+    /// write lock. A new or outdated file is first switched to WAL and migrated, which takes the
+    /// write lock and so may wait (up to `busyTimeout` for each). `readOnly` opens no write
+    /// connection; writes then throw.
+    public init(path: String, mustExist: Bool = false, readOnly: Bool = false, busyTimeout: TimeInterval = 10) throws {
         self.path = path
         if !FileManager.default.fileExists(atPath: path) {
             if mustExist { throw OnCallStoreError.missing(path: path) }
@@ -39,17 +57,47 @@ public final class OnCallDatabase: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "shiftgate"
-        pool = try DatabasePool(path: path, configuration: configuration)
-        // A killed process never corrupts a WAL file at any sync level; FULL also keeps the last
-        // snapshot and audit records through an OS crash or power loss, for little cost at one write
-        // per snapshot. Set on the writer after opening: the pool sets NORMAL when it enables WAL.
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        // Migrating takes the write lock; a file that is already current only needs a read, so
-        // status, check, drift and serve never wait behind a sync's write to open the cache.
-        let migrator = Schema.migrator
-        if try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
-            try migrator.migrate(pool)
+
+        var readerConfiguration = configuration
+        readerConfiguration.readonly = true
+        var readers = try DatabasePool(path: path, configuration: readerConfiguration)
+        if try !readers.read(Self.isReady) {
+            try Self.prepare(path: path, configuration: configuration)
+            // Connections opened before the switch to WAL are not reused.
+            readers = try DatabasePool(path: path, configuration: readerConfiguration)
         }
+        pool = readers
+
+        if readOnly {
+            writer = nil
+        } else {
+            var writerConfiguration = configuration
+            // A killed process never corrupts a WAL file at any sync level; FULL also keeps the last
+            // snapshot and audit records through an OS crash or power loss, for little cost at one
+            // write per snapshot. Setting it takes no lock.
+            writerConfiguration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            // The file is in WAL mode already (WAL is persistent), so the queue leaves the journal
+            // mode alone (`.default`) and opening it writes nothing.
+            writer = try DatabaseQueue(path: path, configuration: writerConfiguration)
+        }
+    }
+
+    /// True when the file is in WAL mode and every migration has run: it can be used as it is.
+    private static func isReady(_ db: Database) throws -> Bool {
+        try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal" && Schema.migrator.hasCompletedMigrations(db)
+    }
+
+    /// Switches a new or outdated file to WAL and migrates it. Both take the write lock.
+    private static func prepare(path: String, configuration: Configuration) throws {
+        var configuration = configuration
+        configuration.journalMode = .wal
+        try Schema.migrator.migrate(DatabaseQueue(path: path, configuration: configuration))
+    }
+
+    /// Runs `updates` in one transaction on the write connection.
+    private func write<T>(_ updates: (Database) throws -> T) throws -> T {
+        guard let writer else { throw OnCallStoreError.readOnly(path: path) }
+        return try writer.write(updates)
     }
 
     // MARK: Writes
@@ -58,7 +106,7 @@ public final class OnCallDatabase: Sendable {
     /// in one transaction: readers see the old roster or the new one, never part of either.
     @discardableResult
     public func writeSnapshot(_ contents: SnapshotContents, keep: Int) throws -> SnapshotInfo {
-        try pool.write { db in
+        try write { db in
             var info = contents.info
             info.userCount = contents.users.count
             info.scheduleCount = contents.schedules.count
@@ -122,7 +170,7 @@ public final class OnCallDatabase: Sendable {
 
     /// Notes a failed sync; the current snapshot stays as it was.
     public func recordFailure(at date: Date, reason: String) throws {
-        try pool.write { db in
+        try write { db in
             try db.execute(sql: "UPDATE sync_state SET last_failure_at = ?, last_failure_reason = ?, last_attempt_at = ? WHERE id = 1",
                            arguments: [date.unixSeconds, reason, date.unixSeconds])
         }
@@ -131,7 +179,7 @@ public final class OnCallDatabase: Sendable {
     /// Appends audit records in one transaction.
     public func appendDecisions(_ records: [DecisionRecord]) throws {
         guard !records.isEmpty else { return }
-        try pool.write { db in
+        try write { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO decision (decided_at, request_id, requester, resources, outcome, reason, snapshot_id, schedule_id, granted_seconds)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

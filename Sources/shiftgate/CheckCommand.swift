@@ -47,7 +47,7 @@ struct CheckCommand: AsyncParsableCommand {
         let database: OnCallDatabase
         let contents: SnapshotContents?
         do {
-            database = try OnCallDatabase(path: common.databasePath, mustExist: true)
+            database = try OnCallDatabase(path: common.databasePath, mustExist: true, readOnly: true)
             contents = try database.currentSnapshot()
         } catch {
             throw fail("\(error)", code: ShiftgateExit.cannotDecide)
@@ -119,7 +119,7 @@ struct AuditCommand: AsyncParsableCommand {
         common.bootstrapLogging()
         let records: [DecisionRecord]
         do {
-            records = try OnCallDatabase(path: common.databasePath, mustExist: true).decisions(since: Date().addingTimeInterval(-since.seconds))
+            records = try OnCallDatabase(path: common.databasePath, mustExist: true, readOnly: true).decisions(since: Date().addingTimeInterval(-since.seconds))
         } catch {
             throw fail("\(error)")
         }

@@ -52,7 +52,7 @@ struct DriftCommand: AsyncParsableCommand {
         let snapshots: [SnapshotInfo]
         let currentId: Int64?
         do {
-            database = try OnCallDatabase(path: common.databasePath, mustExist: true)
+            database = try OnCallDatabase(path: common.databasePath, mustExist: true, readOnly: true)
             snapshots = try database.snapshots()
             currentId = try database.currentSnapshotId()
         } catch {

@@ -40,7 +40,7 @@ struct StatusCommand: AsyncParsableCommand {
         let path = common.databasePath
         let database: OnCallDatabase
         do {
-            database = try OnCallDatabase(path: path, mustExist: true)
+            database = try OnCallDatabase(path: path, mustExist: true, readOnly: true)
         } catch {
             throw fail("\(error)")
         }
@@ -140,7 +140,7 @@ struct SnapshotsCommand: AsyncParsableCommand {
         common.bootstrapLogging()
         let database: OnCallDatabase
         do {
-            database = try OnCallDatabase(path: common.databasePath, mustExist: true)
+            database = try OnCallDatabase(path: common.databasePath, mustExist: true, readOnly: true)
         } catch {
             throw fail("\(error)")
         }

@@ -75,4 +75,71 @@ func sampleSnapshot(at now: Date, users: Int = 3) -> SnapshotContents {
         #expect(records.map(\.requestId) == ["r1", "r2"])
         #expect(records[0].grantedSeconds == 3600 && records[1].scheduleId == nil)
     }
+
+    @Test func writesAreFullySynchronousInWALMode() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+        let writer = try #require(database.writer)
+        #expect(try writer.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") } == 2, "synchronous is not FULL")
+        #expect(try database.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") } == "wal")
+    }
+
+    @Test func aFileOpenedForReadingIsPreparedFirstAndNeverWritten() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path("cache.sqlite")
+        // An empty file, as a deploy step might leave: switched to WAL and migrated, then read.
+        #expect(FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]))
+        let database = try OnCallDatabase(path: path, mustExist: true, readOnly: true)
+        #expect(try database.currentSnapshotId() == nil)
+        #expect(database.writer == nil)
+        #expect(throws: OnCallStoreError.readOnly(path: path)) {
+            try database.recordFailure(at: Date(), reason: "test")
+        }
+        #expect(throws: OnCallStoreError.readOnly(path: path)) {
+            try database.writeSnapshot(sampleSnapshot(at: Date()), keep: 5)
+        }
+    }
+
+    /// Another connection takes the write lock and holds it until `release` is signalled.
+    static func holdWriteLock(_ path: String, release: DispatchSemaphore) throws -> Thread {
+        let holder = try OnCallDatabase(path: path, mustExist: true)
+        let locked = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            try? holder.writer?.write { db in
+                try db.execute(sql: "UPDATE sync_state SET last_attempt_at = 0 WHERE id = 1")
+                locked.signal()
+                release.wait()
+            }
+        }
+        thread.start()
+        locked.wait()
+        return thread
+    }
+
+    @Test func openingAndReadingDoNotWaitForAnotherWritersLock() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path("cache.sqlite")
+        let written = try OnCallDatabase(path: path).writeSnapshot(sampleSnapshot(at: Date()), keep: 5)
+        let release = DispatchSemaphore(value: 0)
+        _ = try Self.holdWriteLock(path, release: release)
+        var released = false
+        defer { if !released { release.signal() } }
+
+        let opening = Date()
+        let reader = try OnCallDatabase(path: path, mustExist: true, readOnly: true)
+        let readWrite = try OnCallDatabase(path: path, mustExist: true)
+        #expect(try reader.currentSnapshotId() == written.id)
+        #expect(try readWrite.currentSnapshot()?.info.id == written.id)
+        let openSeconds = Date().timeIntervalSince(opening)
+        #expect(openSeconds < 1, "opening and reading took \(openSeconds)s")
+
+        // Once the lock goes, a write goes through, and the readers see it.
+        release.signal()
+        released = true
+        let next = try readWrite.writeSnapshot(sampleSnapshot(at: Date()), keep: 5)
+        #expect(try reader.currentSnapshotId() == next.id)
+    }
 }
