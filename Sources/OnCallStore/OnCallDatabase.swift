@@ -37,15 +37,18 @@ public final class OnCallDatabase: Sendable {
     let pool: DatabasePool
     /// The one write connection, nil when opened `readOnly`.
     let writer: DatabaseQueue?
+    /// How long a write waits for another process's write lock unless told otherwise.
+    let busyTimeout: TimeInterval
 
     /// Opens (and, unless `mustExist`, creates with mode 0600) the cache at `path`.
     ///
     /// Opening a cache in WAL mode whose migrations have all run never waits for another process's
     /// write lock. A new or outdated file is first switched to WAL and migrated, which takes the
-    /// write lock and so may wait (up to `busyTimeout` for each). `readOnly` opens no write
-    /// connection; writes then throw.
+    /// write lock and so may wait, for at most `busyTimeout` in all. Writes wait up to `busyTimeout`
+    /// too, unless given their own. `readOnly` opens no write connection; writes then throw.
     public init(path: String, mustExist: Bool = false, readOnly: Bool = false, busyTimeout: TimeInterval = 10) throws {
         self.path = path
+        self.busyTimeout = busyTimeout
         if !FileManager.default.fileExists(atPath: path) {
             if mustExist { throw OnCallStoreError.missing(path: path) }
             let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
@@ -62,7 +65,7 @@ public final class OnCallDatabase: Sendable {
         readerConfiguration.readonly = true
         var readers = try DatabasePool(path: path, configuration: readerConfiguration)
         if try !readers.read(Self.isReady) {
-            try Self.prepare(path: path, configuration: configuration)
+            try Self.prepare(path: path, configuration: configuration, busyTimeout: busyTimeout)
             // Connections opened before the switch to WAL are not reused.
             readers = try DatabasePool(path: path, configuration: readerConfiguration)
         }
@@ -87,26 +90,48 @@ public final class OnCallDatabase: Sendable {
         try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal" && Schema.migrator.hasCompletedMigrations(db)
     }
 
-    /// Switches a new or outdated file to WAL and migrates it. Both take the write lock.
-    private static func prepare(path: String, configuration: Configuration) throws {
+    /// Switches a new or outdated file to WAL and migrates it. Both take the write lock; together
+    /// they wait at most `busyTimeout` for another process's.
+    private static func prepare(path: String, configuration: Configuration, busyTimeout: TimeInterval) throws {
+        let deadline = Date().addingTimeInterval(busyTimeout)
         var configuration = configuration
         configuration.journalMode = .wal
-        try Schema.migrator.migrate(DatabaseQueue(path: path, configuration: configuration))
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.writeWithoutTransaction { db in try setBusyTimeout(db, deadline.timeIntervalSinceNow) }
+        try Schema.migrator.migrate(queue)
     }
 
-    /// Runs `updates` in one transaction on the write connection.
-    private func write<T>(_ updates: (Database) throws -> T) throws -> T {
+    /// Sets how long statements on `db` wait for another connection's lock (0: not at all).
+    private static func setBusyTimeout(_ db: Database, _ seconds: TimeInterval) throws {
+        try db.execute(sql: "PRAGMA busy_timeout = \(Int((max(0, seconds) * 1000).rounded(.up)))")
+    }
+
+    /// Runs `updates` in one transaction on the write connection, waiting at most `busyTimeout`
+    /// (or the default) for another process's write lock.
+    private func write<T>(busyTimeout: TimeInterval?, _ updates: (Database) throws -> T) throws -> T {
         guard let writer else { throw OnCallStoreError.readOnly(path: path) }
-        return try writer.write(updates)
+        return try writer.writeWithoutTransaction { db in
+            // Set before GRDB's `BEGIN IMMEDIATE`, which is where the wait for the lock happens.
+            try Self.setBusyTimeout(db, busyTimeout ?? self.busyTimeout)
+            var result: T?
+            try db.inTransaction {
+                result = try updates(db)
+                return .commit
+            }
+            // inTransaction returns only after `updates` returned and the commit succeeded.
+            return result!
+        }
     }
 
     // MARK: Writes
 
     /// Writes `contents` as a new snapshot, makes it current and prunes all but the newest `keep`,
     /// in one transaction: readers see the old roster or the new one, never part of either.
+    /// `busyTimeout` bounds the wait for another process's write lock (default: the one given at
+    /// opening); when it runs out the write throws ("database is locked") and nothing changes.
     @discardableResult
-    public func writeSnapshot(_ contents: SnapshotContents, keep: Int) throws -> SnapshotInfo {
-        try write { db in
+    public func writeSnapshot(_ contents: SnapshotContents, keep: Int, busyTimeout: TimeInterval? = nil) throws -> SnapshotInfo {
+        try write(busyTimeout: busyTimeout) { db in
             var info = contents.info
             info.userCount = contents.users.count
             info.scheduleCount = contents.schedules.count
@@ -168,9 +193,9 @@ public final class OnCallDatabase: Sendable {
         }
     }
 
-    /// Notes a failed sync; the current snapshot stays as it was.
-    public func recordFailure(at date: Date, reason: String) throws {
-        try write { db in
+    /// Notes a failed sync; the current snapshot stays as it was. `busyTimeout` as for `writeSnapshot`.
+    public func recordFailure(at date: Date, reason: String, busyTimeout: TimeInterval? = nil) throws {
+        try write(busyTimeout: busyTimeout) { db in
             try db.execute(sql: "UPDATE sync_state SET last_failure_at = ?, last_failure_reason = ?, last_attempt_at = ? WHERE id = 1",
                            arguments: [date.unixSeconds, reason, date.unixSeconds])
         }
@@ -179,7 +204,7 @@ public final class OnCallDatabase: Sendable {
     /// Appends audit records in one transaction.
     public func appendDecisions(_ records: [DecisionRecord]) throws {
         guard !records.isEmpty else { return }
-        try write { db in
+        try write(busyTimeout: nil) { db in
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO decision (decided_at, request_id, requester, resources, outcome, reason, snapshot_id, schedule_id, granted_seconds)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

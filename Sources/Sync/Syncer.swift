@@ -77,25 +77,35 @@ public struct Syncer: Sendable {
 
     /// Fetches everything for [now − lookback, now + horizon) and writes it as the new current
     /// snapshot. On any failure nothing is written but the failure's reason in `sync_state`.
-    public func run(now: Date = Date(), progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> SnapshotInfo {
+    ///
+    /// The time budget (`options.timeout` from now, or `deadline` when the caller's clock started
+    /// earlier, e.g. before opening the store) covers the fetch and the write: the write waits for
+    /// another process's write lock only until the deadline. Recording a failure waits at most 1 s
+    /// more, and is skipped when it cannot be done in that time.
+    public func run(now: Date = Date(), deadline: Date? = nil, progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> SnapshotInfo {
         let started = Date()
+        let deadline = deadline ?? started.addingTimeInterval(options.timeout)
         do {
-            let contents = try await withTimeout(seconds: options.timeout) {
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { throw SyncError.timedOut(seconds: options.timeout) }
+            let contents = try await withTimeout(seconds: remaining) {
                 try await self.fetch(now: now, started: started, progress: progress)
             }
             do {
-                return try database.writeSnapshot(contents, keep: options.keep)
+                return try database.writeSnapshot(contents, keep: options.keep, busyTimeout: max(0, deadline.timeIntervalSinceNow))
             } catch {
                 throw SyncError.storage("\(error)")
             }
         } catch {
             let wrapped: SyncError = switch error {
+            // The fetch was given what was left of the budget; the message names the whole budget.
+            case SyncError.timedOut: .timedOut(seconds: options.timeout)
             case let error as SyncError: error
             case let error as PagerDutyError: .pagerDuty(error)
             case is CancellationError: .timedOut(seconds: options.timeout)
             default: .storage("\(error)")
             }
-            try? database.recordFailure(at: Date(), reason: wrapped.description)
+            try? database.recordFailure(at: Date(), reason: wrapped.description, busyTimeout: 1)
             throw wrapped
         }
     }

@@ -106,6 +106,9 @@ struct SyncCommand: AsyncParsableCommand {
 
     /// One sync; returns its exit code after printing its one line (summary or error).
     func runOnce(key: String) async -> ExitCode {
+        // The budget starts now: opening the store, the fetch, the write and recording a failure
+        // all end by this deadline (the failure record up to 1 s after it).
+        let deadline = Date().addingTimeInterval(timeout.seconds)
         let path = common.databasePath
         let lock: SyncLock
         do {
@@ -120,7 +123,7 @@ struct SyncCommand: AsyncParsableCommand {
 
         let database: OnCallDatabase
         do {
-            database = try OnCallDatabase(path: path)
+            database = try OnCallDatabase(path: path, busyTimeout: min(10, max(0, deadline.timeIntervalSinceNow)))
         } catch {
             return fail("cannot open the cache at \(path): \(error)")
         }
@@ -135,7 +138,7 @@ struct SyncCommand: AsyncParsableCommand {
         let started = Date()
         do {
             let progress: (@Sendable (SyncProgress) -> Void)? = showProgress ? printProgress : nil
-            let info = try await syncer.run(progress: progress)
+            let info = try await syncer.run(deadline: deadline, progress: progress)
             if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
             if !quiet {
                 let seconds = Date().timeIntervalSince(started)

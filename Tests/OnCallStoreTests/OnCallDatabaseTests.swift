@@ -118,7 +118,7 @@ func sampleSnapshot(at now: Date, users: Int = 3) -> SnapshotContents {
         return thread
     }
 
-    @Test func openingAndReadingDoNotWaitForAnotherWritersLock() throws {
+    @Test func openingAndReadingDoNotWaitForAnotherWritersLockAndWritesWaitOnlyTheirBusyTimeout() throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         let path = directory.path("cache.sqlite")
@@ -136,7 +136,15 @@ func sampleSnapshot(at now: Date, users: Int = 3) -> SnapshotContents {
         let openSeconds = Date().timeIntervalSince(opening)
         #expect(openSeconds < 1, "opening and reading took \(openSeconds)s")
 
-        // Once the lock goes, a write goes through, and the readers see it.
+        // A write gives up when its own busy timeout runs out, and changes nothing.
+        let writing = Date()
+        #expect(throws: (any Error).self) { try readWrite.writeSnapshot(sampleSnapshot(at: Date()), keep: 5, busyTimeout: 0.3) }
+        let writeSeconds = Date().timeIntervalSince(writing)
+        #expect(writeSeconds >= 0.25 && writeSeconds < 3, "the write gave up after \(writeSeconds)s")
+        #expect(throws: (any Error).self) { try readWrite.recordFailure(at: Date(), reason: "test", busyTimeout: 0) }
+        #expect(try reader.currentSnapshotId() == written.id)
+
+        // Once the lock goes, the next write (with the default timeout again) goes through.
         release.signal()
         released = true
         let next = try readWrite.writeSnapshot(sampleSnapshot(at: Date()), keep: 5)
