@@ -7,6 +7,9 @@ import PagerDutySimulator
 struct SyncRun {
     var schedules: Int
     var users: Int
+    /// Pages of `/users` any client must read: past 10,000 users PagerDuty cannot page the whole
+    /// list, so it is one page of `/teams` and each team's pages.
+    var userPages: Int
     var policies: Int
     var rateLimit: Int
     var usage: ChildUsage
@@ -23,7 +26,14 @@ struct SyncRun {
     var lowerBound: Int? {
         guard let info else { return nil }
         func pages(_ count: Int) -> Int { max(1, (count + 99) / 100) }
-        return pages(users) + pages(schedules) + pages(policies) + schedules + pages(info.onCallCount)
+        return userPages + pages(schedules) + pages(policies) + schedules + pages(info.onCallCount)
+    }
+
+    static func userPages(_ account: SimulatedAccount) -> Int {
+        func pages(_ count: Int) -> Int { max(1, (count + 99) / 100) }
+        guard account.users.count > 10_000 else { return pages(account.users.count) }
+        let sizes = Dictionary(account.users.flatMap(\.teamIds).map { ($0, 1) }, uniquingKeysWith: +)
+        return pages(account.teams.count) + sizes.values.map(pages).reduce(0, +)
     }
 
     /// What PagerDuty's 960 requests per minute alone require for the requests made.
@@ -67,7 +77,7 @@ func benchSync(lab: Lab, settings: BenchSettings, report: BenchReport) async thr
     }
     report.line("""
         \n_How measured: requests and 429s are the simulator's own counts (every request it received, retries included). \
-        Lower bound = ⌈users/100⌉ + ⌈schedules/100⌉ + ⌈policies/100⌉ + schedules + ⌈on-call entries/100⌉ (PagerDuty's largest \
+        Lower bound = ⌈users/100⌉ (past 10,000 users: one page of `/teams` plus ⌈members/100⌉ per team) + ⌈schedules/100⌉ + ⌈policies/100⌉ + schedules + ⌈on-call entries/100⌉ (PagerDuty's largest \
         page is 100; the on-call entries are the ones the snapshot stored). Rate-limit time = requests ÷ 960 per minute; \
         a client paced at 900/min needs 960/900 = 1.067× that by design, and under a fixed window a client may finish a little \
         under it (a window's 960 can be spent in less than its 60 s). Wall time is the child's, start to exit; peak RSS is GNU \
@@ -86,7 +96,7 @@ func syncOnce(account: SimulatedAccount, rateLimit: Int, lab: Lab) async throws 
     let stats = simulator.stats
     await running.shutdown()
 
-    var run = SyncRun(schedules: account.schedules.count, users: account.users.count, policies: account.escalationPolicies.count,
+    var run = SyncRun(schedules: account.schedules.count, users: account.users.count, userPages: SyncRun.userPages(account), policies: account.escalationPolicies.count,
                       rateLimit: rateLimit, usage: usage, requests: stats.requests, rateLimited: stats.rateLimited,
                       byPath: stats.requestsByPath, info: nil, databaseBytes: 0, walBytes: 0, failure: nil)
     if !usage.succeeded {

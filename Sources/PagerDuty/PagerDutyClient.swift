@@ -90,8 +90,10 @@ public final class PagerDutyClient: Sendable {
 
     // MARK: Endpoints
 
-    public func users() async throws -> [User] {
-        try await list("/users", itemsKey: "users")
+    /// Every user, or with `teamIds` only the members of those teams (how an account of more than
+    /// 10,000 users is read).
+    public func users(teamIds: [String] = []) async throws -> [User] {
+        try await list("/users", itemsKey: "users", query: teamIds.map { URLQueryItem(name: "team_ids[]", value: $0) })
     }
 
     public func user(id: String) async throws -> User {
@@ -136,12 +138,45 @@ public final class PagerDutyClient: Sendable {
 
     // MARK: Pagination
 
-    /// Reads every page. The first page asks for `total`; when PagerDuty gives it, the remaining pages
-    /// are fetched concurrently (bounded by `concurrency`), otherwise one after another while `more`.
-    public func list<Item: Decodable & Sendable>(_ path: String, itemsKey: String, query: [URLQueryItem] = []) async throws -> [Item] {
+    /// How many times a list is read before a list that keeps changing is an error.
+    public static let listAttempts = 3
+
+    /// Reads every page of a list, as it stood at one moment. Offset paging shifts under deletions
+    /// and insertions (a deletion on a page already read moves a later item onto it, unseen), so a
+    /// list of several pages is checked afterwards: it is taken only when the distinct items read
+    /// equal the `total` PagerDuty gave at the start and again at the end; otherwise it is read
+    /// again, up to `listAttempts` times.
+    public func list<Item: Decodable & Sendable & Hashable>(_ path: String, itemsKey: String, query: [URLQueryItem] = []) async throws -> [Item] {
+        var totals: [Int] = []
+        for attempt in 1...Self.listAttempts {
+            let read: PagesRead<Item> = try await readPages(path, itemsKey: itemsKey, query: query)
+            guard read.pages > 1, let total = read.total else { return read.items }
+            var seen = Set<Item>()
+            let distinct = read.items.filter { seen.insert($0).inserted }
+            let totalAfter = try await count(path, itemsKey: itemsKey, query: query)
+            if distinct.count == total, totalAfter == total { return distinct }
+            totals.append(total)
+            logger.notice("\(path) changed while it was read; reading it again", metadata: [
+                "attempt": "\(attempt)", "total_before": "\(total)", "total_after": "\(totalAfter.map(String.init) ?? "-")",
+                "distinct_read": "\(distinct.count)",
+            ])
+        }
+        throw PagerDutyError.listUnstable(path: path, attempts: Self.listAttempts)
+    }
+
+    struct PagesRead<Item> {
+        var items: [Item]
+        var total: Int?
+        var pages: Int
+    }
+
+    /// One pass over a list's pages. The first page asks for `total`; when PagerDuty gives it, the
+    /// remaining pages are fetched concurrently (bounded by `concurrency`), otherwise one after
+    /// another while `more`.
+    private func readPages<Item: Decodable & Sendable>(_ path: String, itemsKey: String, query: [URLQueryItem]) async throws -> PagesRead<Item> {
         let limit = Self.pageLimit
         let first: Page<Item> = try await page(path, itemsKey: itemsKey, query: query, offset: 0, limit: limit, total: true)
-        guard first.more else { return first.items }
+        guard first.more else { return PagesRead(items: first.items, total: first.total, pages: 1) }
         if let total = first.total, total > 0 {
             guard total <= Self.maxOffset else { throw PagerDutyError.listTooLong(path: path) }
             let offsets = Array(stride(from: limit, to: total, by: limit))
@@ -158,23 +193,29 @@ public final class PagerDutyClient: Sendable {
             }
             var items = first.items
             for (_, pageItems, _) in pages { items += pageItems }
-            // The list grew while we read it: carry on sequentially from where the known total ended.
+            var read = PagesRead(items: items, total: total, pages: 1 + pages.count)
+            // The list grew while we read it: carry on sequentially from where the known total ended
+            // (the check afterwards then reads it again).
             if let last = pages.last, last.2 {
-                items += try await sequentialPages(path, itemsKey: itemsKey, query: query, from: last.0 + limit)
+                let more: PagesRead<Item> = try await sequentialPages(path, itemsKey: itemsKey, query: query, from: last.0 + limit)
+                read.items += more.items
+                read.pages += more.pages
             }
-            return items
+            return read
         }
-        return first.items + (try await sequentialPages(path, itemsKey: itemsKey, query: query, from: limit))
+        let rest: PagesRead<Item> = try await sequentialPages(path, itemsKey: itemsKey, query: query, from: limit)
+        return PagesRead(items: first.items + rest.items, total: nil, pages: 1 + rest.pages)
     }
 
-    private func sequentialPages<Item: Decodable & Sendable>(_ path: String, itemsKey: String, query: [URLQueryItem], from start: Int) async throws -> [Item] {
-        var items: [Item] = []
+    private func sequentialPages<Item: Decodable & Sendable>(_ path: String, itemsKey: String, query: [URLQueryItem], from start: Int) async throws -> PagesRead<Item> {
+        var read = PagesRead<Item>(items: [], total: nil, pages: 0)
         var offset = start
         while true {
             guard offset + Self.pageLimit <= Self.maxOffset else { throw PagerDutyError.listTooLong(path: path) }
             let next: Page<Item> = try await page(path, itemsKey: itemsKey, query: query, offset: offset, limit: Self.pageLimit, total: false)
-            items += next.items
-            guard next.more, !next.items.isEmpty else { return items }
+            read.items += next.items
+            read.pages += 1
+            guard next.more, !next.items.isEmpty else { return read }
             offset += Self.pageLimit
         }
     }

@@ -18,6 +18,8 @@ public enum PagerDutyError: Error, Sendable, Equatable, CustomStringConvertible 
     case budgetExhausted(limit: Int)
     /// A list longer than PagerDuty pages through (offset + limit past 10,000).
     case listTooLong(path: String)
+    /// A list that changed under every reading of it (items added or deleted between pages).
+    case listUnstable(path: String, attempts: Int)
 
     public var description: String {
         switch self {
@@ -37,6 +39,8 @@ public enum PagerDutyError: Error, Sendable, Equatable, CustomStringConvertible 
             "stopped after the request budget of \(limit) requests (--max-requests) was spent"
         case .listTooLong(let path):
             "\(path) has more than 10,000 entries, past what PagerDuty pages through"
+        case .listUnstable(let path, let attempts):
+            "\(path) changed while it was read, \(attempts) times in a row (entries added or deleted between pages)"
         }
     }
 

@@ -120,10 +120,10 @@ public struct Syncer: Sendable {
         }
 
         report("users, schedules, escalation policies", 0, 3)
-        async let usersReply = client.users()
+        async let usersReply = fetchUsers()
         async let schedulesReply = client.schedules()
         async let policiesReply = client.escalationPolicies()
-        let users = Self.unique(try await usersReply, by: \.id)
+        var users = Self.unique(try await usersReply, by: \.id)
         let scheduleList = Self.unique(try await schedulesReply, by: \.id)
         let policies = Self.unique(try await policiesReply, by: \.id)
         logger.debug("lists fetched", metadata: ["users": "\(users.count)", "schedules": "\(scheduleList.count)", "policies": "\(policies.count)"])
@@ -175,6 +175,20 @@ public struct Syncer: Sendable {
             }
         }
 
+        // Everyone a shift, override, on-call entry or policy names must be a known user, or the
+        // webhook could not match their email. Normally the list has them all; a user added since
+        // it was read, or one in no team when the list was read team by team, is asked for alone.
+        var referenced = Set(shifts.map(\.userId))
+        referenced.formUnion(overrides.map(\.userId))
+        referenced.formUnion(onCallEntries.map(\.user.id))
+        referenced.formUnion(members.map(\.userId))
+        referenced.formUnion(targets.filter { $0.kind == .user }.map(\.targetId))
+        let missing = referenced.subtracting(users.map(\.id)).sorted()
+        if !missing.isEmpty {
+            report("users named by schedules but not listed", 0, missing.count)
+            users += try await fetchUsers(ids: missing)
+        }
+
         let usage = client.usage
         let info = SnapshotInfo(startedAt: started, finishedAt: Date(), windowStart: windowStart, windowEnd: windowEnd,
                                 apiRequests: usage.requests, rateLimited: usage.rateLimited)
@@ -192,6 +206,50 @@ public struct Syncer: Sendable {
                                    userId: $0.user.id, start: $0.start, end: $0.end)
             }.sorted { ($0.policyId, $0.level, $0.start ?? .distantPast, $0.userId) < ($1.policyId, $1.level, $1.start ?? .distantPast, $1.userId) }
         )
+    }
+
+    /// Every user. PagerDuty cannot page past 10,000 entries, so a larger account is read team by
+    /// team (each team under 10,000); users in no team are then fetched one by one if a schedule
+    /// or policy names them (see `fetch`), and are otherwise left out: no decision could approve them.
+    func fetchUsers() async throws -> [PagerDuty.User] {
+        do {
+            return try await client.users()
+        } catch PagerDutyError.listTooLong(path: "/users") {
+            let teams = try await client.teams()
+            logger.notice("more than 10,000 users: reading them team by team", metadata: ["teams": "\(teams.count)"])
+            return try await withThrowingTaskGroup(of: [PagerDuty.User].self) { group in
+                for team in teams {
+                    group.addTask {
+                        do {
+                            return try await client.users(teamIds: [team.id])
+                        } catch PagerDutyError.listTooLong {
+                            throw SyncError.pagerDuty(.listTooLong(path: "/users?team_ids[]=\(team.id) (team \(team.name))"))
+                        }
+                    }
+                }
+                var users: [PagerDuty.User] = []
+                for try await members in group { users += members }
+                return users
+            }
+        }
+    }
+
+    /// Users by id, one request each; a user deleted meanwhile (404) is skipped.
+    func fetchUsers(ids: [String]) async throws -> [PagerDuty.User] {
+        try await withThrowingTaskGroup(of: PagerDuty.User?.self) { group in
+            for id in ids {
+                group.addTask {
+                    do {
+                        return try await client.user(id: id)
+                    } catch PagerDutyError.rejected(_, 404, _) {
+                        return nil
+                    }
+                }
+            }
+            var users: [PagerDuty.User] = []
+            for try await user in group { if let user { users.append(user) } }
+            return users
+        }
     }
 
     /// Every schedule's rendered detail, one request per schedule and window chunk, with a bounded

@@ -18,8 +18,38 @@ import PagerDutySimulator
             let users = try await client.users()
             #expect(users.count == 250)
             #expect(Set(users.map(\.id)).count == 250)
-            #expect(running.simulator.stats.requestsByPath["/users"] == 3)
-            #expect(client.usage.requests == 3)
+            // Three pages, then one `total` probe: the list held still while it was read.
+            #expect(running.simulator.stats.requestsByPath["/users"] == 4)
+            #expect(client.usage.requests == 4)
+        }
+    }
+
+    @Test func aListThatKeepsChangingIsReadAgainThenRefused() async throws {
+        let account = SimulatedAccount.generate(users: 250, schedules: 3, seed: 7)
+        try await withSimulator(account) { running, _ in
+            running.simulator.setFaults(SimulatorFaults(latencyMilliseconds: 20))
+            // Someone is added every 5 ms, so every reading of the three pages sees the list move.
+            let churn = Task {
+                var added = 0
+                while !Task.isCancelled {
+                    running.simulator.updateAccount { account in
+                        account.users.append(SimulatedUser(id: String(format: "PNEW%03d", added), name: "New \(added)", email: "new\(added)@example.com"))
+                    }
+                    added += 1
+                    try? await Task.sleep(nanoseconds: 5_000_000)
+                }
+            }
+            defer { churn.cancel() }
+            let client = client(running)
+            do {
+                let users = try await client.users()
+                Issue.record("a list that never held still was taken: \(users.count) users")
+            } catch let error as PagerDutyError {
+                #expect(error == .listUnstable(path: "/users", attempts: PagerDutyClient.listAttempts))
+                #expect(error.description.contains("/users changed while it was read, 3 times in a row"))
+            }
+            // Each reading: three or four pages and a probe.
+            #expect(client.usage.requests >= 3 * 4 && client.usage.requests <= 3 * 6)
         }
     }
 

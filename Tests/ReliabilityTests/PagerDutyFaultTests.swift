@@ -223,10 +223,9 @@ let faultCases: [FaultCase] = [
             missing = survivors.subtracting(ids).sorted()
         }
         print("[reliability] users deleted between pages: \(missing.isEmpty ? "no survivor lost" : "survivors silently missing: \(missing)"); result \(result); \(String(format: "%.2f", elapsed))s")
-        withKnownIssue("Pagination by offset skips items when earlier ones are deleted mid-listing; the sync stores a snapshot without them (see RELIABILITY.md)") {
-            // Either the sync notices (fails, or re-reads) or every user who existed throughout is kept.
-            #expect(missing.isEmpty, "users who existed throughout are missing from the snapshot: \(missing)")
-        }
+        // Either the sync notices (fails, or re-reads) or every user who existed throughout is kept.
+        #expect(missing.isEmpty, "users who existed throughout are missing from the snapshot: \(missing)")
+        if case .failure(let error) = result { #expect("\(error)".contains("/users"), "unclear failure: \(error)") }
     }
 
     @Test(.timeLimit(.minutes(1)))

@@ -85,10 +85,39 @@ func onCall(_ shifts: [Shift], schedule: String, at date: Date) -> String? {
             let info = try await makeSyncer(running, database: database).run()
             #expect(info.userCount == 260 && info.scheduleCount == 12)
             let stats = running.simulator.stats
-            #expect(stats.requestsByPath["/users"] == 3)
+            // Three pages, then one `total` probe to check that the list held still while it was read.
+            #expect(stats.requestsByPath["/users"] == 4)
             #expect(stats.requestsByPath["/schedules/{id}"] == 12)
             #expect(info.apiRequests == stats.requests)
             #expect(info.rateLimited == 0)
+        }
+    }
+
+    @Test func moreThan10000UsersAreReadTeamByTeamAndOnCallUsersInNoTeamOneByOne() async throws {
+        var account = SimulatedAccount.generate(users: 10_150, schedules: 10, seed: 3)
+        // Two teams of ~5,075. One on-call person leaves every team: the team lists miss them, so
+        // the sync must ask for them by id. One person nobody schedules leaves too: nothing needs them.
+        let referenced = Set(account.schedules.flatMap { $0.layers.flatMap(\.userIds) })
+        let onCallIndex = try #require(account.users.firstIndex { referenced.contains($0.id) })
+        let idleIndex = try #require(account.users.firstIndex { !referenced.contains($0.id) })
+        account.users[onCallIndex].teamIds = []
+        account.users[idleIndex].teamIds = []
+        let teamCount = Set(account.users.flatMap(\.teamIds)).count
+        #expect(teamCount == 2)
+        try await withSimulator(account) { running, directory in
+            let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+            let info = try await makeSyncer(running, database: database, requestsPerMinute: 600_000, timeout: 120).run()
+            let snapshot = try #require(try database.currentSnapshot())
+            let ids = Set(snapshot.users.map(\.id))
+            #expect(info.userCount == 10_149)
+            #expect(ids.contains(account.users[onCallIndex].id), "an on-call user in no team is missing")
+            #expect(!ids.contains(account.users[idleIndex].id))
+            #expect(Set(snapshot.shifts.map(\.userId)).isSubset(of: ids))
+            let stats = running.simulator.stats
+            #expect(stats.requestsByPath["/teams"] == 1)
+            #expect(stats.requestsByPath["/users/{id}"] == 1)
+            // One refused first page, then each team's ⌈5,075/100⌉ pages and its `total` probe.
+            #expect((stats.requestsByPath["/users"] ?? 0) <= 1 + 2 * (51 + 1) + 2)
         }
     }
 
