@@ -110,10 +110,12 @@ public final class PagerDutyClient: Sendable {
 
     /// One schedule with its layers, overrides and final schedule rendered for [since, until).
     public func schedule(id: String, since: Date, until: Date) async throws -> Schedule {
-        try await single("/schedules/\(id)", itemsKey: "schedule", query: [
-            URLQueryItem(name: "since", value: PagerDutyDate.format(since)),
-            URLQueryItem(name: "until", value: PagerDutyDate.format(until)),
-        ])
+        try await single("/schedules/\(id)", itemsKey: "schedule", query: Self.window(since, until))
+    }
+
+    /// The same, decoding only what a sync stores (no layers).
+    public func renderedSchedule(id: String, since: Date, until: Date) async throws -> RenderedSchedule {
+        try await single("/schedules/\(id)", itemsKey: "schedule", query: Self.window(since, until))
     }
 
     public func escalationPolicies() async throws -> [EscalationPolicy] {
@@ -122,12 +124,12 @@ public final class PagerDutyClient: Sendable {
 
     /// On-call entries for [since, until), optionally for some escalation policies only.
     public func onCalls(since: Date, until: Date, escalationPolicyIds: [String] = []) async throws -> [OnCall] {
-        var query = [
-            URLQueryItem(name: "since", value: PagerDutyDate.format(since)),
-            URLQueryItem(name: "until", value: PagerDutyDate.format(until)),
-        ]
-        query += escalationPolicyIds.map { URLQueryItem(name: "escalation_policy_ids[]", value: $0) }
+        let query = Self.window(since, until) + escalationPolicyIds.map { URLQueryItem(name: "escalation_policy_ids[]", value: $0) }
         return try await list("/oncalls", itemsKey: "oncalls", query: query)
+    }
+
+    static func window(_ since: Date, _ until: Date) -> [URLQueryItem] {
+        [URLQueryItem(name: "since", value: PagerDutyDate.format(since)), URLQueryItem(name: "until", value: PagerDutyDate.format(until))]
     }
 
     /// How many entries a list holds (one request, `total=true`), to decide how to narrow it.
@@ -151,8 +153,7 @@ public final class PagerDutyClient: Sendable {
         for attempt in 1...Self.listAttempts {
             let read: PagesRead<Item> = try await readPages(path, itemsKey: itemsKey, query: query)
             guard read.pages > 1, let total = read.total else { return read.items }
-            var seen = Set<Item>()
-            let distinct = read.items.filter { seen.insert($0).inserted }
+            let distinct = Self.distinct(read.items)
             let totalAfter = try await count(path, itemsKey: itemsKey, query: query)
             if distinct.count == total, totalAfter == total { return distinct }
             totals.append(total)
@@ -162,6 +163,16 @@ public final class PagerDutyClient: Sendable {
             ])
         }
         throw PagerDutyError.listUnstable(path: path, attempts: Self.listAttempts)
+    }
+
+    /// `items` without repeats, in order. Counting hash values first keeps the common case (no
+    /// repeats) to one small set; a collision only costs the exact pass.
+    static func distinct<Item: Hashable>(_ items: [Item]) -> [Item] {
+        var hashes = Set<Int>(minimumCapacity: items.count)
+        for item in items { hashes.insert(item.hashValue) }
+        guard hashes.count < items.count else { return items }
+        var seen = Set<Item>()
+        return items.filter { seen.insert($0).inserted }
     }
 
     struct PagesRead<Item> {

@@ -22,7 +22,6 @@ public struct User: Decodable, Sendable, Hashable {
     public var email: String
     public var timeZone: String?
     public var role: String?
-    public var teams: [Reference]?
 }
 
 public struct Team: Decodable, Sendable, Hashable {
@@ -65,6 +64,19 @@ public struct Schedule: Decodable, Sendable, Hashable {
     public var displayName: String { name ?? summary ?? id }
 }
 
+/// A schedule's detail as a sync reads it: the final schedule (overrides folded in) and the
+/// overrides, without `schedule_layers`, which are PagerDuty's working and are never decoded, so a
+/// large account's details stay small in memory.
+public struct RenderedSchedule: Decodable, Sendable, Hashable {
+    public var id: String
+    public var name: String?
+    public var timeZone: String?
+    public var description: String?
+    public var users: [Reference]?
+    public var overridesSubschedule: SubSchedule?
+    public var finalSchedule: SubSchedule?
+}
+
 public struct EscalationRule: Decodable, Sendable, Hashable {
     public var id: String
     public var escalationDelayInMinutes: Int?
@@ -79,10 +91,16 @@ public struct EscalationPolicy: Decodable, Sendable, Hashable {
     public var escalationRules: [EscalationRule]
 }
 
+/// Just an object's id: what a sync keeps of the references in its largest lists, decoded
+/// without their summaries, types and links (a 10,000-entry `/oncalls` holds 30,000 of them).
+public struct ObjectID: Decodable, Sendable, Hashable {
+    public var id: String
+}
+
 public struct OnCall: Decodable, Sendable, Hashable {
-    public var user: Reference
-    public var schedule: Reference?
-    public var escalationPolicy: Reference
+    public var user: ObjectID
+    public var schedule: ObjectID?
+    public var escalationPolicy: ObjectID
     public var escalationLevel: Int
     public var start: Date?
     public var end: Date?

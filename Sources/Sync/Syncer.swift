@@ -129,7 +129,7 @@ public struct Syncer: Sendable {
         logger.debug("lists fetched", metadata: ["users": "\(users.count)", "schedules": "\(scheduleList.count)", "policies": "\(policies.count)"])
 
         let chunks = Self.chunks(from: windowStart, to: windowEnd, longest: options.maxRequestWindow)
-        let details = try await fetchScheduleDetails(scheduleList.map(\.id), chunks: chunks, report: report)
+        var details = try await fetchScheduleDetails(scheduleList.map(\.id), chunks: chunks, report: report)
 
         report("on-call entries", 0, 1)
         var onCallEntries = Set<PagerDuty.OnCall>()
@@ -144,24 +144,15 @@ public struct Syncer: Sendable {
         var shifts: [Shift] = []
         var overrides: [OnCallStore.Override] = []
         for listed in scheduleList {
-            let detail = details[listed.id] ?? []
-            let full = detail.first ?? listed
-            schedules.append(OnCallStore.Schedule(id: listed.id, name: full.name ?? listed.displayName,
-                                                  timeZone: full.timeZone ?? listed.timeZone ?? "UTC",
-                                                  description: full.description ?? listed.description ?? ""))
-            for reference in (listed.users ?? []) + (full.users ?? []) {
-                members.insert(ScheduleMember(scheduleId: listed.id, userId: reference.id))
+            let rows = details.removeValue(forKey: listed.id) ?? ScheduleRows()
+            schedules.append(OnCallStore.Schedule(id: listed.id, name: rows.name ?? listed.displayName,
+                                                  timeZone: rows.timeZone ?? listed.timeZone ?? "UTC",
+                                                  description: rows.description ?? listed.description ?? ""))
+            for userId in (listed.users ?? []).map(\.id) + rows.memberIds {
+                members.insert(ScheduleMember(scheduleId: listed.id, userId: userId))
             }
-            for part in detail {
-                for entry in part.finalSchedule?.renderedScheduleEntries ?? [] {
-                    guard let user = entry.user, entry.end > entry.start else { continue }
-                    shifts.append(Shift(scheduleId: listed.id, userId: user.id, start: entry.start, end: entry.end))
-                }
-                for entry in part.overridesSubschedule?.renderedScheduleEntries ?? [] {
-                    guard let user = entry.user, entry.end > entry.start else { continue }
-                    overrides.append(OnCallStore.Override(scheduleId: listed.id, userId: user.id, start: entry.start, end: entry.end))
-                }
-            }
+            shifts += rows.shifts
+            overrides += rows.overrides
         }
 
         var targets: [EscalationTarget] = []
@@ -253,29 +244,24 @@ public struct Syncer: Sendable {
     }
 
     /// Every schedule's rendered detail, one request per schedule and window chunk, with a bounded
-    /// number of tasks alive at once (the client bounds requests in flight on its own).
-    func fetchScheduleDetails(_ ids: [String], chunks: [(Date, Date)], report: @escaping @Sendable (String, Int, Int) -> Void) async throws -> [String: [PagerDuty.Schedule]] {
+    /// number of tasks alive at once (the client bounds requests in flight on its own). Each reply
+    /// becomes rows as it arrives, so only rows are held, never a large account's decoded replies.
+    func fetchScheduleDetails(_ ids: [String], chunks: [(Date, Date)], report: @escaping @Sendable (String, Int, Int) -> Void) async throws -> [String: ScheduleRows] {
         let jobs = ids.flatMap { id in chunks.map { (id, $0.0, $0.1) } }
-        var results: [String: [PagerDuty.Schedule]] = [:]
+        var results: [String: ScheduleRows] = [:]
         let width = max(1, client.configuration.concurrency * 2)
-        try await withThrowingTaskGroup(of: (String, PagerDuty.Schedule).self) { group in
+        try await withThrowingTaskGroup(of: (String, RenderedSchedule).self) { group in
             var next = 0
             var done = 0
             func enqueue() {
                 guard next < jobs.count else { return }
                 let (id, since, until) = jobs[next]
                 next += 1
-                group.addTask {
-                    var schedule = try await client.schedule(id: id, since: since, until: until)
-                    // The layers are PagerDuty's working; the final schedule already folds them in.
-                    // Dropping them at once keeps a large account's sync small.
-                    schedule.scheduleLayers = nil
-                    return (id, schedule)
-                }
+                group.addTask { (id, try await client.renderedSchedule(id: id, since: since, until: until)) }
             }
             for _ in 0..<min(width, jobs.count) { enqueue() }
-            while let (id, schedule) = try await group.next() {
-                results[id, default: []].append(schedule)
+            while let (id, detail) = try await group.next() {
+                results[id, default: ScheduleRows()].add(detail, scheduleId: id)
                 done += 1
                 report("schedules", done, jobs.count)
                 enqueue()
@@ -327,6 +313,31 @@ public struct Syncer: Sendable {
         case "schedule_reference", "schedule": .schedule
         case "user_reference", "user": .user
         default: nil
+        }
+    }
+}
+
+/// What one schedule's details (one per window chunk) add to a snapshot.
+struct ScheduleRows {
+    var name: String?
+    var timeZone: String?
+    var description: String?
+    var memberIds: [String] = []
+    var shifts: [Shift] = []
+    var overrides: [OnCallStore.Override] = []
+
+    mutating func add(_ detail: RenderedSchedule, scheduleId: String) {
+        name = name ?? detail.name
+        timeZone = timeZone ?? detail.timeZone
+        description = description ?? detail.description
+        memberIds += (detail.users ?? []).map(\.id)
+        for entry in detail.finalSchedule?.renderedScheduleEntries ?? [] {
+            guard let user = entry.user, entry.end > entry.start else { continue }
+            shifts.append(Shift(scheduleId: scheduleId, userId: user.id, start: entry.start, end: entry.end))
+        }
+        for entry in detail.overridesSubschedule?.renderedScheduleEntries ?? [] {
+            guard let user = entry.user, entry.end > entry.start else { continue }
+            overrides.append(OnCallStore.Override(scheduleId: scheduleId, userId: user.id, start: entry.start, end: entry.end))
         }
     }
 }
