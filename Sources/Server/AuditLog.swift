@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import OnCallStore
 import ServiceLifecycle
 import Synchronization
@@ -54,6 +55,10 @@ public final class AuditLog: Sendable {
     }
 }
 
+/// Flushes the audit queue every `flushInterval`. A flush is blocking SQLite work (a commit with
+/// `synchronous=FULL` waits for the disk; another process's write lock, for the busy timeout), so it
+/// runs on SwiftNIO's blocking-I/O thread pool, never on one of Swift concurrency's threads, which
+/// answer the requests and are as few as the cores.
 struct AuditLogWriter: Service {
     let log: AuditLog
 
@@ -61,9 +66,14 @@ struct AuditLogWriter: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(nanoseconds: UInt64(log.flushInterval * 1e9))
-                log.flush()
+                await flush()
             }
         }
-        log.flush()
+        await flush()
+    }
+
+    private func flush() async {
+        let log = log
+        _ = try? await NIOThreadPool.singleton.runIfActive { log.flush() }
     }
 }
