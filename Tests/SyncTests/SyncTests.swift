@@ -121,6 +121,24 @@ func onCall(_ shifts: [Shift], schedule: String, at date: Date) -> String? {
         }
     }
 
+    @Test func aTeamOfMoreThan10000UsersFailsNamingTheTeam() async throws {
+        // Two schedules make one team, so all 10,050 users are in it: no narrowing is left.
+        let account = SimulatedAccount.generate(users: 10_050, schedules: 2, seed: 4)
+        let team = try #require(account.teams.first)
+        try await withSimulator(account) { running, directory in
+            let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+            do {
+                let info = try await makeSyncer(running, database: database, requestsPerMinute: 600_000).run()
+                Issue.record("a team past PagerDuty's paging was read: \(info.userCount) users")
+            } catch let error as SyncError {
+                #expect("\(error)".contains("team_ids[]=\(team.id) (team \(team.name)) has more than 10,000 entries"), "\(error)")
+            }
+            #expect(try database.currentSnapshot() == nil)
+            // The first page of /users, /teams, the first page of the team's users: nothing more.
+            #expect(running.simulator.stats.requestsByPath["/users"] == 2)
+        }
+    }
+
     @Test func recoversFrom429s() async throws {
         var options = SimulatorOptions()
         options.apiKeys = [testAPIKey]
