@@ -34,7 +34,7 @@ func knownAccount(now: Date) -> SimulatedAccount {
 func makeSyncer(_ running: RunningSimulator, database: OnCallDatabase, key: String = testAPIKey, requestsPerMinute: Int = 6000,
                 maxAttempts: Int = 3, timeout: TimeInterval = 60, concurrency: Int = 4) -> Syncer {
     let client = PagerDutyClient(configuration: PagerDutyConfiguration(
-        baseURL: running.baseURL, apiKey: key, concurrency: concurrency, requestsPerMinute: requestsPerMinute, requestTimeout: 5,
+        baseURL: running.baseURL, apiKey: key, concurrency: concurrency, requestsPerMinute: requestsPerMinute, requestTimeout: 30,
         retry: RetryPolicy(maxAttempts: maxAttempts, baseDelay: 0.05, maxDelay: 0.2, maxRateLimitWait: 2)))
     return Syncer(client: client, database: database, options: SyncOptions(keep: 3, timeout: timeout))
 }
@@ -82,12 +82,15 @@ func onCall(_ shifts: [Shift], schedule: String, at date: Date) -> String? {
         let account = SimulatedAccount.generate(users: 260, schedules: 12, seed: 11)
         try await withSimulator(account) { running, directory in
             let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
-            let info = try await makeSyncer(running, database: database).run()
+            let syncer = makeSyncer(running, database: database)
+            let info = try await syncer.run()
             #expect(info.userCount == 260 && info.scheduleCount == 12)
             let stats = running.simulator.stats
+            // (A request retried on a loaded machine counts twice.)
+            let retries = syncer.client.usage.retries
             // Three pages, then one `total` probe to check that the list held still while it was read.
-            #expect(stats.requestsByPath["/users"] == 4)
-            #expect(stats.requestsByPath["/schedules/{id}"] == 12)
+            #expect((4...4 + retries).contains(stats.requestsByPath["/users"] ?? 0))
+            #expect((12...12 + retries).contains(stats.requestsByPath["/schedules/{id}"] ?? 0))
             #expect(info.apiRequests == stats.requests)
             #expect(info.rateLimited == 0)
         }
@@ -106,7 +109,8 @@ func onCall(_ shifts: [Shift], schedule: String, at date: Date) -> String? {
         #expect(teamCount == 2)
         try await withSimulator(account) { running, directory in
             let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
-            let info = try await makeSyncer(running, database: database, requestsPerMinute: 600_000, timeout: 120).run()
+            let syncer = makeSyncer(running, database: database, requestsPerMinute: 600_000, timeout: 120)
+            let info = try await syncer.run()
             let snapshot = try #require(try database.currentSnapshot())
             let ids = Set(snapshot.users.map(\.id))
             #expect(info.userCount == 10_149)
@@ -114,10 +118,11 @@ func onCall(_ shifts: [Shift], schedule: String, at date: Date) -> String? {
             #expect(!ids.contains(account.users[idleIndex].id))
             #expect(Set(snapshot.shifts.map(\.userId)).isSubset(of: ids))
             let stats = running.simulator.stats
-            #expect(stats.requestsByPath["/teams"] == 1)
-            #expect(stats.requestsByPath["/users/{id}"] == 1)
+            let retries = syncer.client.usage.retries
+            #expect((1...1 + retries).contains(stats.requestsByPath["/teams"] ?? 0))
+            #expect((1...1 + retries).contains(stats.requestsByPath["/users/{id}"] ?? 0))
             // One refused first page, then each team's ⌈5,075/100⌉ pages and its `total` probe.
-            #expect((stats.requestsByPath["/users"] ?? 0) <= 1 + 2 * (51 + 1) + 2)
+            #expect((stats.requestsByPath["/users"] ?? 0) <= 1 + 2 * (51 + 1) + 2 + retries)
         }
     }
 
@@ -127,15 +132,16 @@ func onCall(_ shifts: [Shift], schedule: String, at date: Date) -> String? {
         let team = try #require(account.teams.first)
         try await withSimulator(account) { running, directory in
             let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+            let syncer = makeSyncer(running, database: database, requestsPerMinute: 600_000)
             do {
-                let info = try await makeSyncer(running, database: database, requestsPerMinute: 600_000).run()
+                let info = try await syncer.run()
                 Issue.record("a team past PagerDuty's paging was read: \(info.userCount) users")
             } catch let error as SyncError {
                 #expect("\(error)".contains("team_ids[]=\(team.id) (team \(team.name)) has more than 10,000 entries"), "\(error)")
             }
             #expect(try database.currentSnapshot() == nil)
             // The first page of /users, /teams, the first page of the team's users: nothing more.
-            #expect(running.simulator.stats.requestsByPath["/users"] == 2)
+            #expect((2...2 + syncer.client.usage.retries).contains(running.simulator.stats.requestsByPath["/users"] ?? 0))
         }
     }
 
