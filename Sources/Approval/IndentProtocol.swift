@@ -127,18 +127,18 @@ public struct IndentBody: Sendable {
 }
 
 public struct IndentEvent: Sendable {
-    public var event: String?
-    public var id: String?
-    public var actor: JSONValue?
-    public var reason: String?
-    public var timestamp: String?
-    public var resources: [JSONValue]?
-    public var meta: Meta?
+    public let event: String?
+    public let id: String?
+    public let actor: JSONValue?
+    public let reason: String?
+    public let timestamp: String?
+    public let resources: [JSONValue]?
+    public let meta: Meta?
     /// The actor's email, trimmed; nil when absent or blank.
     public let actorEmail: String?
 
     public struct Meta: Sendable {
-        public var labels: [String: String]?
+        public let labels: [String: String]?
     }
 
     init(_ json: JSONValue, path: String) throws(IndentBodyError) {
@@ -154,6 +154,8 @@ public struct IndentEvent: Sendable {
             guard case .object(let metaMembers) = metaValue else { throw IndentBodyError(description: "wrong type at \(path).meta: expected an object") }
             let metaFields = Fields(metaMembers, path: path + ".meta")
             meta = Meta(labels: try metaFields.stringMap("labels"))
+        } else {
+            meta = nil
         }
         let email = actor?["email"]?.stringValue?.trimmingSpaces
         actorEmail = email?.isEmpty == false ? email : nil

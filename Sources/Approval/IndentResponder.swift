@@ -41,10 +41,9 @@ public enum IndentResponder {
         let parsed: IndentBody
         do {
             parsed = try IndentBody(JSONValue.parse(body))
-        } catch let error as JSONValue.SyntaxError {
-            throw IndentBodyError(description: "malformed JSON body: \(error.description)")
-        } catch let error as IndentBodyError {
-            throw IndentBodyError(description: "malformed JSON body: \(error.description)")
+        } catch {
+            // Foundation's words for unreadable text, or the path of a field of the wrong type.
+            throw IndentBodyError(description: "malformed JSON body: \(error)")
         }
         let call = parsed.call
         var reply: [String: JSONValue] = ["status": .object(["code": .number(0)])]

@@ -149,14 +149,12 @@ public final class PagerDutyClient: Sendable {
     /// equal the `total` PagerDuty gave at the start and again at the end; otherwise it is read
     /// again, up to `listAttempts` times.
     public func list<Item: Decodable & Sendable & Hashable>(_ path: String, itemsKey: String, query: [URLQueryItem] = []) async throws -> [Item] {
-        var totals: [Int] = []
         for attempt in 1...Self.listAttempts {
             let read: PagesRead<Item> = try await readPages(path, itemsKey: itemsKey, query: query)
             guard read.pages > 1, let total = read.total else { return read.items }
             let distinct = Self.distinct(read.items)
             let totalAfter = try await count(path, itemsKey: itemsKey, query: query)
             if distinct.count == total, totalAfter == total { return distinct }
-            totals.append(total)
             logger.notice("\(path) changed while it was read; reading it again", metadata: [
                 "attempt": "\(attempt)", "total_before": "\(total)", "total_after": "\(totalAfter.map(String.init) ?? "-")",
                 "distinct_read": "\(distinct.count)",

@@ -15,18 +15,8 @@ import Glibc
     static func trickle(port: Int, parts: [String], pause: Double, patience: Double) async -> Double? {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                guard let fd = connectToLoopback(port: port, receiveTimeout: 0.1) else { return continuation.resume(returning: 0) }
                 defer { close(fd) }
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_port = in_port_t(UInt16(port).bigEndian)
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                let connected = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-                guard connected == 0 else { return continuation.resume(returning: 0) }
-                var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
-                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
                 let started = Date()
                 var parts = parts[...]
                 var nextSend = started
