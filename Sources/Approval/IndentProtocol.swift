@@ -13,10 +13,26 @@ public enum IndentSignature {
     /// Compares in constant time (swift-crypto's MAC validation). A signature that is not 64 hex
     /// characters is simply invalid.
     public static func isValid(signature: String, secret: String, timestamp: String, body: some DataProtocol) -> Bool {
-        guard let expected = hexBytes(signature.lowercased()), expected.count == SHA256.byteCount else { return false }
-        var message = Data("v0:\(timestamp):".utf8)
-        message.append(contentsOf: body)
-        return HMAC<SHA256>.isValidAuthenticationCode(expected, authenticating: message, using: SymmetricKey(data: Data(secret.utf8)))
+        Verifier(secret: secret).isValid(signature: signature, timestamp: timestamp, body: body)
+    }
+
+    /// Checks signatures with one secret. Built once per server: the keyed HMAC state is set up once
+    /// and copied per request (a value type), and the body is not copied.
+    public struct Verifier: Sendable {
+        private let keyed: HMAC<SHA256>
+
+        public init(secret: String) {
+            keyed = HMAC<SHA256>(key: SymmetricKey(data: Data(secret.utf8)))
+        }
+
+        public func isValid(signature: String, timestamp: String, body: some DataProtocol) -> Bool {
+            guard let expected = hexBytes(signature), expected.count == SHA256.byteCount else { return false }
+            var mac = keyed
+            mac.update(data: Array("v0:\(timestamp):".utf8))
+            mac.update(data: body)
+            // swift-crypto compares a code with bytes in constant time.
+            return mac.finalize() == expected
+        }
     }
 
     static func hexBytes(_ text: String) -> [UInt8]? {
@@ -28,6 +44,7 @@ public enum IndentSignature {
             switch c {
             case 48...57: c - 48
             case 97...102: c - 87
+            case 65...70: c - 55
             default: nil
             }
         }

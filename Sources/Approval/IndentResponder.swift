@@ -99,22 +99,24 @@ public enum IndentResponder {
 /// True when `json` opens more than `limit` arrays or objects inside each other (brackets inside
 /// strings do not count). One pass over the bytes.
 func nestsDeeper(than limit: Int, _ json: Data) -> Bool {
-    var depth = 0
-    var inString = false
-    var escaped = false
-    for byte in json {
-        if inString {
-            if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
-            continue
+    json.withUnsafeBytes { bytes in
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > limit { return true }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
         }
-        switch byte {
-        case UInt8(ascii: "\""): inString = true
-        case UInt8(ascii: "["), UInt8(ascii: "{"):
-            depth += 1
-            if depth > limit { return true }
-        case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-        default: break
-        }
+        return false
     }
-    return false
 }

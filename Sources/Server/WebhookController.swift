@@ -30,6 +30,18 @@ struct WebhookController {
     let metrics: ServerMetrics
     let logger: Logger
     let clock: @Sendable () -> Date
+    let verifier: IndentSignature.Verifier
+
+    init(configuration: ServerConfiguration, roster: RosterCache, audit: AuditLog, metrics: ServerMetrics, logger: Logger,
+         clock: @escaping @Sendable () -> Date) {
+        self.configuration = configuration
+        self.roster = roster
+        self.audit = audit
+        self.metrics = metrics
+        self.logger = logger
+        self.clock = clock
+        verifier = IndentSignature.Verifier(secret: configuration.webhookSecret)
+    }
 
     func addRoutes(to router: Router<BasicRequestContext>) {
         router.post("/indent/webhook") { request, context in try await webhook(request, context, route: "/indent/webhook") }
@@ -66,7 +78,7 @@ struct WebhookController {
         guard let timestampText = request.headers[.indentTimestamp], !timestampText.isEmpty else {
             return reject(route: route, status: .unauthorized, code: 9, outcome: "unsigned", "missing X-Indent-Timestamp header")
         }
-        guard IndentSignature.isValid(signature: signature, secret: configuration.webhookSecret, timestamp: timestampText, body: bytes) else {
+        guard verifier.isValid(signature: signature, timestamp: timestampText, body: bytes) else {
             return reject(route: route, status: .unauthorized, code: 9, outcome: "bad_signature", "X-Indent-Signature does not match the body")
         }
         let now = clock()

@@ -23,6 +23,19 @@ import Testing
         #expect(!IndentSignature.isValid(signature: expected, secret: "secret_123", timestamp: "2020-05-01T07:00:01Z", body: Data(body.utf8)))
     }
 
+    /// The server keeps one verifier for its life: one request's check must not leak into the next.
+    @Test func oneVerifierChecksManyBodies() {
+        let verifier = IndentSignature.Verifier(secret: "secret_123")
+        let other = Data(#"{"events":[]}"#.utf8)
+        let otherSignature = IndentSignature.sign(secret: "secret_123", timestamp: "2020-05-01T07:00:00Z", body: other)
+        for _ in 0..<3 {
+            #expect(verifier.isValid(signature: expected, timestamp: "2020-05-01T07:00:00Z", body: Data(body.utf8)))
+            #expect(!verifier.isValid(signature: expected, timestamp: "2020-05-01T07:00:00Z", body: other))
+            #expect(verifier.isValid(signature: otherSignature, timestamp: "2020-05-01T07:00:00Z", body: other))
+            #expect(!verifier.isValid(signature: otherSignature, timestamp: "2020-05-01T07:00:01Z", body: other))
+        }
+    }
+
     @Test(arguments: [(3600, "1h0m0s"), (10_740, "2h59m0s"), (2700, "45m0s"), (30, "30s"), (21_600, "6h0m0s"), (10_770, "2h59m30s")])
     func goDurations(seconds: Int, text: String) {
         #expect(GoDuration.format(seconds: seconds) == text)
