@@ -84,6 +84,8 @@ final class WebhookFixture {
         try offBody.write(to: URL(fileURLWithPath: offFile))
 
         let port = try freeLoopbackPort()
+        try writeReproduceScript(lab: lab, database: database, secret: secret, allowList: allowList, timestamp: timestamp,
+                                 signatures: (onSignature, offSignature), bodyFiles: (onFile, offFile))
         let server = try ChildProcess.spawn(lab.shiftgate, [
             "serve", "--database", database, "--host", "127.0.0.1", "--port", String(port),
             "--max-clock-skew", "1h", "--max-staleness", "24h",
@@ -104,6 +106,27 @@ final class WebhookFixture {
             await sleep(seconds: 0.1)
         }
         return fixture
+    }
+
+    /// With `--keep`, `serve.sh` in the lab starts the same server again (port 8080 unless `PORT` is set)
+    /// and prints the wrk commands of the throughput runs, for profiling by hand.
+    static func writeReproduceScript(lab: Lab, database: String, secret: String, allowList: [String], timestamp: String,
+                                     signatures: (onCall: String, offCall: String), bodyFiles: (onCall: String, offCall: String)) throws {
+        let wrk = "\(lab.wrk) -t\(wrkThreads) -c\(wrkConnections) -d15s -s \(lab.luaScript) http://127.0.0.1:${PORT}/indent/webhook"
+        let script = """
+            #!/bin/sh
+            # Written by shiftgate-bench: the webhook section's server, as it ran. The secret is a throwaway.
+            PORT=${PORT:-8080}
+            echo "healthz:  \(lab.wrk) -t\(wrkThreads) -c\(wrkConnections) -d15s -s \(lab.luaScript) http://127.0.0.1:${PORT}/healthz -- GET" >&2
+            echo "on call:  \(wrk) -- \(bodyFiles.onCall) \(timestamp) \(signatures.onCall)" >&2
+            echo "off call: \(wrk) -- \(bodyFiles.offCall) \(timestamp) \(signatures.offCall)" >&2
+            INDENT_WEBHOOK_SECRET=\(secret) AUTO_APPROVAL_PAGERDUTY_SCHEDULES=\(allowList.joined(separator: ",")) LOG_LEVEL=info \\
+                exec \(lab.shiftgate) serve --database \(database) --host 127.0.0.1 --port "$PORT" --max-clock-skew 1h --max-staleness 24h "$@"
+
+            """
+        let path = lab.path("serve.sh")
+        try Data(script.utf8).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o755)
     }
 
     /// An on-call requester who stays on call for the next three hours in an allow list of
@@ -479,16 +502,14 @@ func plantChanges(_ fixture: WebhookFixture) -> String {
 
 // MARK: Diagnosis
 
-/// Diagnosis (`--only probe`, not in the default set): the same application served three ways, to
-/// measure a proposed change to how `serve` runs before proposing it.
+/// Diagnosis (`--only probe`, not in the default set): the release binary with its handlers on
+/// SwiftNIO's event loops (the default) and on Swift concurrency's pool, side by side.
 func probe(_ fixture: WebhookFixture, lab: Lab, settings: BenchSettings, report: BenchReport) async throws {
-    report.heading("Executor experiment: handlers on the event loop")
-    let bench = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    let common = ["--database", fixture.database]
+    report.heading("Executor experiment: where the handlers run")
+    let serve = ["serve", "--host", "127.0.0.1", "--max-clock-skew", "1h", "--max-staleness", "24h", "--database", fixture.database]
     let variants: [(String, String, [String])] = [
-        ("`shiftgate serve` (release binary)", lab.shiftgate, ["serve", "--host", "127.0.0.1", "--max-clock-skew", "1h", "--max-staleness", "24h"] + common),
-        ("`buildApplication`, default executor", bench, ["serve-variant"] + common),
-        ("`buildApplication`, NIO event loops as global executor", bench, ["serve-variant", "--nio-executor"] + common),
+        ("`shiftgate serve`: SwiftNIO's event loops as the global executor (the default)", lab.shiftgate, serve),
+        ("`shiftgate serve --handler-executor global`: Swift concurrency's own pool", lab.shiftgate, serve + ["--handler-executor", "global"]),
     ]
     let targets: [(String, LoadRequest, String, [String])] = [
         ("/healthz", fixture.healthzRequest, "/healthz", ["GET"]),

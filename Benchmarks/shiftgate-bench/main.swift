@@ -18,7 +18,7 @@ struct BenchCommand: ParsableCommand {
             Examples:
               Benchmarks/run.sh --quick                 # under 3 minutes
               Benchmarks/run.sh                         # the full set (about 10 minutes)
-              Benchmarks/run.sh --only probe            # diagnosis: the executor experiment (not in the default set)
+              Benchmarks/run.sh --only probe            # diagnosis: handlers on the event loops vs the pool (not in the default set)
               swift run -c release shiftgate-bench --only sync --sync-sizes 1000x10000
             """
     )
@@ -128,22 +128,6 @@ struct BenchSettings: Sendable {
     var wrk: String
     var output: String
     var keep: Bool
-}
-
-// `serve-variant` (see ServeVariant.swift) must install its executor before any task runs.
-if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "serve-variant" {
-    let arguments = Array(CommandLine.arguments.dropFirst(2))
-    if arguments.contains("--nio-executor"), !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
-        FileHandle.standardError.write(Data("serve-variant: cannot install the NIO executor\n".utf8))
-        exit(1)
-    }
-    do {
-        try await runServeVariant(arguments)
-        exit(0)
-    } catch {
-        FileHandle.standardError.write(Data("serve-variant: \(error)\n".utf8))
-        exit(1)
-    }
 }
 
 // Top-level code cannot use `@main`; parse here and run (as the simulator's executable does).

@@ -3,6 +3,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import NIOPosix
 import OnCallStore
 import Server
 
@@ -40,6 +42,32 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Read the webhook secret from this file instead of INDENT_WEBHOOK_SECRET.", valueName: "path"))
     var webhookSecretFile: String?
+
+    @Option(help: .hidden)
+    var handlerExecutor = HandlerExecutor.eventLoop
+
+    /// Where request handlers run; `global` exists to measure what `event-loop` saves (BENCHMARKS.md).
+    enum HandlerExecutor: String, ExpressibleByArgument {
+        case eventLoop = "event-loop"
+        case global
+    }
+
+    /// `serve` makes SwiftNIO's event loops Swift concurrency's global executor (SwiftNIO's own
+    /// remedy for the hops it causes). Otherwise Hummingbird reads a request on an event loop, runs
+    /// its handler on Swift concurrency's pool and writes the reply from the loop again: two thread
+    /// hand-offs per request, each a wake-up, which on a small VM cost more than the decision. The
+    /// handlers must not block, and do not: the webhook answers from memory, and the audit flush and
+    /// roster reload run on SwiftNIO's blocking pool. Must run before any task is enqueued, so from
+    /// `main`, on the main thread; `--handler-executor global` keeps the default, for measuring.
+    static func takeOverConcurrencyIfServing(_ arguments: [String]) {
+        guard arguments.dropFirst().first == "serve" else { return }
+        let global = arguments.contains("--handler-executor=global")
+            || zip(arguments, arguments.dropFirst()).contains { $0 == "--handler-executor" && $1 == "global" }
+        guard !global else { return }
+        if !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
+            FileHandle.standardError.write(Data("shiftgate: warning: could not run handlers on SwiftNIO's event loops; using Swift concurrency's pool\n".utf8))
+        }
+    }
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }

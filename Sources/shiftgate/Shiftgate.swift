@@ -20,6 +20,11 @@ struct Shiftgate: AsyncParsableCommand {
             DriftCommand.self, SnapshotsCommand.self, DemoCommand.self,
         ]
     )
+
+    static func main() async {
+        ServeCommand.takeOverConcurrencyIfServing(CommandLine.arguments)
+        await main(nil)
+    }
 }
 
 /// Exit codes are part of the interface: cron, systemd and scripts act on them.
