@@ -60,13 +60,18 @@ struct ServeCommand: AsyncParsableCommand {
     /// roster reload run on SwiftNIO's blocking pool. Must run before any task is enqueued, so from
     /// `main`, on the main thread; `--handler-executor global` keeps the default, for measuring.
     static func takeOverConcurrencyIfServing(_ arguments: [String]) {
-        guard arguments.dropFirst().first == "serve" else { return }
-        let global = arguments.contains("--handler-executor=global")
-            || zip(arguments, arguments.dropFirst()).contains { $0 == "--handler-executor" && $1 == "global" }
-        guard !global else { return }
+        guard runsHandlersOnEventLoops(arguments) else { return }
         if !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
             FileHandle.standardError.write(Data("shiftgate: warning: could not run handlers on SwiftNIO's event loops; using Swift concurrency's pool\n".utf8))
         }
+    }
+
+    /// True for `shiftgate serve …` without `--handler-executor global` (read before the parser runs).
+    static func runsHandlersOnEventLoops(_ arguments: [String]) -> Bool {
+        guard arguments.dropFirst().first == "serve" else { return false }
+        let global = arguments.contains("--handler-executor=global")
+            || zip(arguments, arguments.dropFirst()).contains { $0 == "--handler-executor" && $1 == "global" }
+        return !global
     }
 
     func validate() throws {
