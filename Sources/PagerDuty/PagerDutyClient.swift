@@ -108,12 +108,8 @@ public final class PagerDutyClient: Sendable {
         try await list("/schedules", itemsKey: "schedules")
     }
 
-    /// One schedule with its layers, overrides and final schedule rendered for [since, until).
-    public func schedule(id: String, since: Date, until: Date) async throws -> Schedule {
-        try await single("/schedules/\(id)", itemsKey: "schedule", query: Self.window(since, until))
-    }
-
-    /// The same, decoding only what a sync stores (no layers).
+    /// One schedule's overrides and final schedule rendered for [since, until), decoded without its
+    /// layers (what a sync stores).
     public func renderedSchedule(id: String, since: Date, until: Date) async throws -> RenderedSchedule {
         try await single("/schedules/\(id)", itemsKey: "schedule", query: Self.window(since, until))
     }

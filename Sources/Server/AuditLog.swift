@@ -57,8 +57,8 @@ public final class AuditLog: Sendable {
 
 /// Flushes the audit queue every `flushInterval`. A flush is blocking SQLite work (a commit with
 /// `synchronous=FULL` waits for the disk; another process's write lock, for the busy timeout), so it
-/// runs on SwiftNIO's blocking-I/O thread pool, never on one of Swift concurrency's threads, which
-/// answer the requests and are as few as the cores.
+/// runs on SwiftNIO's blocking-I/O thread pool, never on the threads that answer requests (under
+/// `serve`, SwiftNIO's event loops, as few as the cores).
 struct AuditLogWriter: Service {
     let log: AuditLog
 
