@@ -30,19 +30,16 @@ public enum IndentResponder {
         public var call: IndentBody.Call
     }
 
-    /// Indent's bodies nest a few levels deep; anything deeper is refused before decoding, whose
-    /// cost grows much faster than the body with depth.
+    /// Indent's bodies nest a few levels deep; anything deeper is refused as it is read, before the
+    /// deeper containers are built.
     public static let maxNesting = 32
 
     public static func respond(to body: Data, index: OnCallIndex?, unavailable: CacheUnavailable?, now: Date) throws -> Result {
-        guard !nestsDeeper(than: maxNesting, body) else {
-            throw IndentBodyError(description: "JSON nested deeper than \(maxNesting) levels")
-        }
         let parsed: IndentBody
         do {
-            parsed = try IndentBody(JSONValue.parse(body))
+            parsed = try IndentBody(JSONValue.parse(body, maxNesting: maxNesting))
         } catch {
-            // Foundation's words for unreadable text, or the path of a field of the wrong type.
+            // The reader's words and byte offset, or the path of a field of the wrong type.
             throw IndentBodyError(description: "malformed JSON body: \(error)")
         }
         let call = parsed.call
@@ -93,30 +90,5 @@ public enum IndentResponder {
             "timestamp": .string(IndentTime.format(now)),
             "reason": .string(reason),
         ])
-    }
-}
-
-/// True when `json` opens more than `limit` arrays or objects inside each other (brackets inside
-/// strings do not count). One pass over the bytes.
-func nestsDeeper(than limit: Int, _ json: Data) -> Bool {
-    json.withUnsafeBytes { bytes in
-        var depth = 0
-        var inString = false
-        var escaped = false
-        for byte in bytes {
-            if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                if depth > limit { return true }
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-            default: break
-            }
-        }
-        return false
     }
 }

@@ -34,6 +34,52 @@ import Testing
             (error as? JSONValue.SyntaxError)?.description.isEmpty == false
         }
     }
+
+    @Test func escapesAreDecoded() throws {
+        let text = #"["\u00e9\ud83d\ude00\n\/\"\\\u0000", -0.5e2, 1E+2, 0, -12345678901234567890]"#
+        let value = try JSONValue.parse(Data(text.utf8))
+        #expect(value == .array([.string("é😀\n/\"\\\u{0}"), .number(-50), .number(100), .number(0), .number(-12_345_678_901_234_567_890)]))
+    }
+
+    /// The reader is strict (RFC 8259) and says what is wrong, and where.
+    @Test(arguments: [
+        ("[1,]", "unexpected character ']' at byte 3"),
+        ("{\"a\":1,}", "expected a string as the object's key at byte 7"),
+        ("01", "leading zero"),
+        ("1.", "expected a digit after '.'"),
+        ("-", "expected a digit"),
+        ("1e400", "number out of range at byte 0"),
+        (#""\ud800""#, "without its low half"),
+        (#""\udc00x""#, "without its high half"),
+        (#""\x""#, "invalid escape \\'x'"),
+        (#""\u12"#, "four hex digits"),
+        ("\"a\u{1}\"", "unescaped control character in a string at byte 2"),
+        ("\u{FEFF}1", "unexpected character 0xEF at byte 0"),
+        ("[1] x", "unexpected text after the JSON value at byte 4"),
+        ("{\"a\" 1}", "expected ':' after an object's key"),
+        ("[1 2]", "expected ',' or ']' in an array"),
+        ("tru", "not true"),
+        (#""abc"#, "unterminated string"),
+        ("// no comments", "unexpected character '/'"),
+    ])
+    func strictAboutTheGrammar(text: String, expected: String) {
+        #expect {
+            try JSONValue.parse(Data(text.utf8))
+        } throws: { error in
+            "\(error)".contains(expected)
+        }
+    }
+
+    /// Foundation on Linux drops a U+FEFF that starts a string; it is text like any other.
+    @Test func aZeroWidthNoBreakSpaceInAStringIsKept() throws {
+        #expect(try JSONValue.parse(Data("[\"\u{FEFF}x\", \"a\u{FEFF}\"]".utf8)) == .array([.string("\u{FEFF}x"), .string("a\u{FEFF}")]))
+    }
+
+    @Test func invalidUTF8IsRefused() {
+        for bytes: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0x5C, 0x6E, 0xC3, 0x22]] {
+            #expect { try JSONValue.parse(Data(bytes)) } throws: { "\($0)".contains("invalid UTF-8 in the string starting at byte 0") }
+        }
+    }
 }
 
 @Suite struct IndentBodyTests {

@@ -468,8 +468,8 @@ struct FuzzResults {
     @Test(.timeLimit(.minutes(1)))
     func aDeeplyNestedSignedBodyIsAnsweredInBoundedTime() async throws {
         // Indent's actors and resources are kept as raw JSON (JSONValue), so nesting inside them
-        // reaches the decoder. Foundation's decoder stops at 512 levels; under that, the cost grows
-        // much faster than the size.
+        // reaches the reader. It refuses a 33rd level as it reads, so neither the time nor the stack
+        // it takes grows with the depth sent.
         try await withWebhook(configuration: serverConfiguration(reloadInterval: 5)) { client, _, clock in
             var timings: [String] = []
             func nestedBody(depth: Int, copies: Int) -> Data {
@@ -490,7 +490,7 @@ struct FuzzResults {
             let seconds = Date().timeIntervalSince(started)
             timings.append("4 × depth 400 (\(body.count) bytes): \(response.status.code) in \(milliseconds(seconds))")
             print("[reliability] deeply nested signed bodies: \(timings.joined(separator: ", "))")
-            // Refused before decoding: JSON nested deeper than 32 levels is not an Indent body.
+            // Refused as it is read: JSON nested deeper than 32 levels is not an Indent body.
             #expect(response.status == .badRequest)
             #expect(seconds < 0.25, "a \(body.count)-byte signed body took \(seconds)s to answer")
         }
