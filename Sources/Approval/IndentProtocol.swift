@@ -128,9 +128,9 @@ public struct IndentBody: Sendable {
     public init(_ json: JSONValue) throws(IndentBodyError) {
         guard case .object(let body) = json else { throw IndentBodyError(description: "the body is not a JSON object") }
         let fields = Fields(body, path: "")
-        kinds = try fields.array("kinds") { value, path throws(IndentBodyError) in try Fields.string(value, path: path) }
+        kinds = try fields.array("kinds") { value, path throws(IndentBodyError) in try Fields.string(value, path: path()) }
         info = fields.raw("info")
-        events = try fields.array("events") { value, path throws(IndentBodyError) in try IndentEvent(value, path: path) }
+        events = try fields.array("events") { value, path throws(IndentBodyError) in try IndentEvent(value, path: path()) }
     }
 
     /// Which call a body is, by Indent's own rules.
@@ -179,7 +179,8 @@ public struct IndentEvent: Sendable {
     }
 }
 
-/// Typed reads of one JSON object's members, naming the path of a member of the wrong type.
+/// Typed reads of one JSON object's members, naming the path of a member of the wrong type. Paths
+/// are written only for an error: a body read without one builds none.
 private struct Fields {
     let members: [String: JSONValue]
     let path: String
@@ -196,8 +197,8 @@ private struct Fields {
         return value
     }
 
-    static func string(_ value: JSONValue, path: String) throws(IndentBodyError) -> String {
-        guard case .string(let text) = value else { throw IndentBodyError(description: "wrong type at \(path): expected a string") }
+    static func string(_ value: JSONValue, path: @autoclosure () -> String) throws(IndentBodyError) -> String {
+        guard case .string(let text) = value else { throw IndentBodyError(description: "wrong type at \(path()): expected a string") }
         return text
     }
 
@@ -206,13 +207,13 @@ private struct Fields {
         return try Self.string(value, path: location(key))
     }
 
-    func array<Element>(_ key: String, _ element: (JSONValue, String) throws(IndentBodyError) -> Element) throws(IndentBodyError) -> [Element]? {
+    func array<Element>(_ key: String, _ element: (JSONValue, _ path: () -> String) throws(IndentBodyError) -> Element) throws(IndentBodyError) -> [Element]? {
         guard let value = raw(key) else { return nil }
         guard case .array(let elements) = value else { throw IndentBodyError(description: "wrong type at \(location(key)): expected an array") }
         var result: [Element] = []
         result.reserveCapacity(elements.count)
         for (index, item) in elements.enumerated() {
-            result.append(try element(item, "\(location(key)).\(index)"))
+            result.append(try element(item, { "\(location(key)).\(index)" }))
         }
         return result
     }

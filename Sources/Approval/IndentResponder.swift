@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import OnCallStore
 
 /// Why no roster may be used (fail closed).
@@ -25,7 +26,7 @@ public struct IndentBodyError: Error, Sendable, CustomStringConvertible {
 public enum IndentResponder {
     public struct Result: Sendable {
         /// The JSON reply body.
-        public var reply: Data
+        public var reply: [UInt8]
         public var decisions: [(event: IndentEvent, decision: Decision)]
         public var call: IndentBody.Call
     }
@@ -43,17 +44,14 @@ public enum IndentResponder {
             throw IndentBodyError(description: "malformed JSON body: \(error)")
         }
         let call = parsed.call
-        var reply: [String: JSONValue] = ["status": .object(["code": .number(0)])]
         var decisions: [(IndentEvent, Decision)] = []
+        var claims: [Claim] = []
         switch call {
-        case .pullUpdate:
-            reply["resources"] = .array([approvalBot])
-        case .getInfo, .applyUpdate:
+        case .pullUpdate, .getInfo, .applyUpdate:
             break
         case .unknown:
             throw IndentBodyError(description: "the body has none of events, kinds or info")
         case .getDecision:
-            var claims: [JSONValue] = []
             for event in parsed.events ?? [] where event.event == "access/request" {
                 let decision: Decision
                 if let unavailable {
@@ -66,29 +64,69 @@ public enum IndentResponder {
                 }
                 decisions.append((event, decision))
                 if decision.isApproved, let seconds = decision.grantedSeconds {
-                    claims.append(claim(for: event, seconds: seconds, reason: decision.reason, now: now))
+                    claims.append(Claim(event: event, seconds: seconds, reason: decision.reason, now: now))
                 }
             }
-            reply["claims"] = .array(claims)
         }
-        return Result(reply: Data(JSONValue.object(reply).serialized()), decisions: decisions, call: call)
+        return Result(reply: reply(call, claims: claims), decisions: decisions, call: call)
     }
 
-    static func claim(for event: IndentEvent, seconds: Int, reason: String, now: Date) -> JSONValue {
-        var labels: [String: JSONValue] = [:]
-        for (key, value) in event.meta?.labels ?? [:] { labels[key] = .string(value) }
-        labels["indent.com/time/duration"] = .string(GoDuration.format(seconds: seconds))
-        labels["indent.com/time/expires"] = .string(IndentTime.format(now.addingTimeInterval(Double(seconds))))
-        var resources: [JSONValue] = []
-        if let actor = event.actor { resources.append(actor) }
-        resources += event.resources ?? []
-        return .object([
-            "event": .string("access/approve"),
-            "actor": approvalBot,
-            "resources": .array(resources),
-            "meta": .object(["labels": .object(labels)]),
-            "timestamp": .string(IndentTime.format(now)),
-            "reason": .string(reason),
-        ])
+    /// The reply's JSON, written in one pass with every object's keys in sorted order: the bytes
+    /// `JSONValue.serialized()` would give for the same tree, without building the tree.
+    static func reply(_ call: IndentBody.Call, claims: [Claim]) -> [UInt8] {
+        var writer = JSONWriter(capacity: 512 + 512 * claims.count)
+        switch call {
+        case .getDecision:
+            writer.literal(#"{"claims":"#)
+            writer.array(claims) { $1.write(into: &$0) }
+            writer.literal(#","status":{"code":0}}"#)
+        case .pullUpdate:
+            writer.literal(#"{"resources":["#)
+            writer.bytes += approvalBotJSON
+            writer.literal(#"],"status":{"code":0}}"#)
+        case .getInfo, .applyUpdate, .unknown:
+            writer.literal(#"{"status":{"code":0}}"#)
+        }
+        return writer.bytes
+    }
+
+    /// The approval bot as JSON, written once.
+    static let approvalBotJSON = approvalBot.serialized()
+
+    /// An `access/approve` event for one approved request: the requester and the resources as Indent
+    /// sent them, and the request's labels with the granted duration and expiry.
+    struct Claim {
+        let event: IndentEvent
+        let labels: [(String, String)]
+        let reason: String
+        let timestamp: String
+
+        init(event: IndentEvent, seconds: Int, reason: String, now: Date) {
+            var labels = event.meta?.labels ?? [:]
+            labels["indent.com/time/duration"] = GoDuration.format(seconds: seconds)
+            labels["indent.com/time/expires"] = IndentTime.format(now.addingTimeInterval(Double(seconds)))
+            self.event = event
+            self.labels = labels.sorted { $0.key < $1.key }
+            self.reason = reason
+            timestamp = IndentTime.format(now)
+        }
+
+        func write(into writer: inout JSONWriter) {
+            writer.literal(#"{"actor":"#)
+            writer.bytes += IndentResponder.approvalBotJSON
+            writer.literal(#","event":"access/approve","meta":{"labels":"#)
+            writer.object(labels) { $0.string($1) }
+            writer.literal(#"},"reason":"#)
+            writer.string(reason)
+            writer.literal(#","resources":["#)
+            if let actor = event.actor {
+                actor.write(into: &writer)
+                if event.resources?.isEmpty == false { writer.literal(",") }
+            }
+            writer.array(event.resources ?? [], brackets: false) { $1.write(into: &$0) }
+            writer.literal(#"],"timestamp":"#)
+            writer.string(timestamp)
+            writer.literal("}")
+        }
     }
 }

@@ -135,16 +135,20 @@ struct JSONReader {
     private mutating func string() throws(JSONValue.SyntaxError) -> String {
         index += 1
         let start = index
+        var ascii = true
         // Most strings have no escapes: validate them straight from the input.
         while index < bytes.count {
             let byte = bytes[index]
             if byte == .quote {
-                let text = try utf8(UnsafeBufferPointer(rebasing: bytes[start..<index]), from: start)
+                let run = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                // ASCII needs no validation, and `String(validating:)` is not specialised for us.
+                let text = ascii ? String(decoding: run, as: UTF8.self) : try utf8(run, from: start)
                 index += 1
                 return text
             }
             if byte == .backslash { break }
             if byte < 0x20 { throw failure("unescaped control character in a string") }
+            if byte >= 0x80 { ascii = false }
             index += 1
         }
         guard index < bytes.count else { throw failure("unterminated string") }

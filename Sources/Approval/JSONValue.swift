@@ -35,7 +35,7 @@ public enum JSONValue: Sendable, Hashable {
         return writer.bytes
     }
 
-    private func write(into writer: inout JSONWriter) {
+    func write(into writer: inout JSONWriter) {
         switch self {
         case .null: writer.null()
         case .bool(let value): writer.bool(value)
