@@ -26,6 +26,10 @@ let package = Package(
     targets: [
         // Compact JSON text for hand-built replies (the webhook's and the simulator's).
         .target(name: "JSONText"),
+        // swift-log's StreamLogHandler line, cheaper, with an optional background writer (serve).
+        .target(name: "LineLog", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // REST client for PagerDuty: wire types, pagination, retries, pacing. Knows no SQLite.
         .target(name: "PagerDuty", dependencies: [
             .product(name: "Logging", package: "swift-log"),
@@ -71,7 +75,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "shiftgate", dependencies: [
-            "PagerDuty", "OnCallStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator",
+            "PagerDuty", "OnCallStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator", "LineLog",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -100,6 +104,10 @@ let package = Package(
         .testTarget(name: "SyncTests", dependencies: ["Sync", "PagerDuty", "OnCallStore", "TestSupport"]),
         .testTarget(name: "ApprovalTests", dependencies: ["Approval", "OnCallStore"]),
         .testTarget(name: "DriftTests", dependencies: ["Drift", "OnCallStore"]),
+        .testTarget(name: "LineLogTests", dependencies: [
+            "LineLog",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -2,6 +2,7 @@ import Approval
 import ArgumentParser
 import Foundation
 import Hummingbird
+import LineLog
 import Logging
 import NIOCore
 import NIOPosix
@@ -95,6 +96,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         common.bootstrapLogging()
+        // One write(2) per decision line cost more than the line itself; a crash loses at most this
+        // much of the log (the audit records have their own flush, and warnings are written at once).
+        LineSink.standardError.startBuffering(every: .milliseconds(50))
+        defer { LineSink.standardError.flush() }
         let logger = LoggingBootstrap.logger("serve")
         let secret = try resolvedSecret()
         let policy: ApprovalPolicy

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LineLog
 import Logging
 
 @main
@@ -78,7 +79,7 @@ enum LoggingBootstrap {
         guard !done else { return }
         done = true
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LineLogHandler(label: label, sink: .standardError)
             handler.logLevel = LoggingBootstrap.level
             return handler
         }
