@@ -72,10 +72,11 @@ struct WebhookController {
         let started = DispatchTime.now().uptimeNanoseconds
         let bytes = Data(buffer: body, byteTransferStrategy: .noCopy)
 
-        guard let signature = request.headers[.indentSignature], !signature.isEmpty else {
+        let headers = IndentHeaders(request.headers)
+        guard let signature = headers.signature, !signature.isEmpty else {
             return reject(route: route, status: .unauthorized, code: 9, outcome: "unsigned", "missing X-Indent-Signature header")
         }
-        guard let timestampText = request.headers[.indentTimestamp], !timestampText.isEmpty else {
+        guard let timestampText = headers.timestamp, !timestampText.isEmpty else {
             return reject(route: route, status: .unauthorized, code: 9, outcome: "unsigned", "missing X-Indent-Timestamp header")
         }
         guard verifier.isValid(signature: signature, timestamp: timestampText, body: bytes) else {
@@ -100,7 +101,7 @@ struct WebhookController {
         }
         metrics.decisionDuration(nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
 
-        let requestId = request.headers[.requestId] ?? context.id
+        let requestId = headers.requestId ?? context.id
         var records: [DecisionRecord] = []
         for (position, (event, decision)) in result.decisions.enumerated() {
             metrics.decision(outcome: decision.outcome.rawValue)
@@ -192,6 +193,30 @@ struct WebhookController {
             body["status"] = .string("stale: the newest snapshot is older than the staleness limit")
             return jsonResponse(status: .serviceUnavailable, body: body)
         }
+    }
+}
+
+/// The headers the webhook reads, found in one pass over the request's fields (three lookups by name
+/// each joined a value list). A repeated header's values are joined with ", ", as `HTTPFields`'
+/// subscript joins them, so two signatures never pass as one.
+struct IndentHeaders {
+    var signature: String?
+    var timestamp: String?
+    var requestId: String?
+
+    init(_ fields: HTTPFields) {
+        for field in fields {
+            switch field.name {
+            case .indentSignature: Self.add(field.value, to: &signature)
+            case .indentTimestamp: Self.add(field.value, to: &timestamp)
+            case .requestId: Self.add(field.value, to: &requestId)
+            default: continue
+            }
+        }
+    }
+
+    private static func add(_ value: String, to slot: inout String?) {
+        slot = slot.map { "\($0), \(value)" } ?? value
     }
 }
 
