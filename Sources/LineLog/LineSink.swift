@@ -23,8 +23,10 @@ public final class LineSink: Sendable {
 
     private let fileDescriptor: Int32
     private let state = Mutex(State())
-    /// One writer at a time, so lines reach the descriptor in the order they were taken out.
-    private let writing = Mutex(())
+    /// One writer at a time, so lines reach the descriptor in the order they were taken out. It holds
+    /// the second of two buffers: a flush swaps it with the pending one, so both are reused at their
+    /// high-water mark instead of a new buffer growing from nothing for every interval.
+    private let writing = Mutex<[UInt8]>([])
 
     private struct State {
         var buffering = false
@@ -73,13 +75,10 @@ public final class LineSink: Sendable {
 
     /// Writes every waiting line.
     public func flush() {
-        writing.withLock { _ in
-            let bytes = state.withLock { state -> [UInt8] in
-                let taken = state.pending
-                state.pending = []
-                return taken
-            }
+        writing.withLock { bytes in
+            state.withLock { swap(&$0.pending, &bytes) }
             guard !bytes.isEmpty else { return }
+            defer { bytes.removeAll(keepingCapacity: true) }
             bytes.withUnsafeBytes { raw in
                 var offset = 0
                 while offset < raw.count {
