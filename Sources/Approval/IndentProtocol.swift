@@ -71,6 +71,9 @@ public enum IndentTime {
         return try? wholeSeconds.parse(trimmed)
     }
 
+    /// February has 29 in a leap year.
+    private static let daysInMonth = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
     /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, every field in range, the year from 1970 to 2099
     /// and the offset under 15 hours: the form Indent sends, read without Foundation's format style,
     /// which cost a microsecond a request. Anything else (nil here) goes to the style, which is more
@@ -94,8 +97,7 @@ public enum IndentTime {
                   let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
                   (1970...2099).contains(year), (1...12).contains(month), hour < 24, minute < 60, second < 60 else { return nil }
             let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-            let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-            guard (1...monthDays[month - 1]).contains(day) else { return nil }
+            guard (1...(month == 2 && leap ? 29 : daysInMonth[month - 1])).contains(day) else { return nil }
 
             var index = 19
             var fraction = 0.0

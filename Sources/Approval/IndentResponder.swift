@@ -118,13 +118,9 @@ public enum IndentResponder {
             writer.object(labels) { $0.string($1) }
             writer.literal(#"},"reason":"#)
             writer.string(reason)
-            writer.literal(#","resources":["#)
-            if let actor = event.actor {
-                actor.write(into: &writer)
-                if event.resources?.isEmpty == false { writer.literal(",") }
-            }
-            writer.array(event.resources ?? [], brackets: false) { $1.write(into: &$0) }
-            writer.literal(#"],"timestamp":"#)
+            writer.literal(#","resources":"#)
+            writer.array((event.actor.map { [$0] } ?? []) + (event.resources ?? [])) { $1.write(into: &$0) }
+            writer.literal(#","timestamp":"#)
             writer.string(timestamp)
             writer.literal("}")
         }

@@ -86,18 +86,17 @@ public struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// `[` … `]`, with commas between the elements `write` writes; without the brackets, to write
-    /// elements into an array that holds more.
+    /// `[` … `]`, with commas between the elements `write` writes.
     @inlinable
-    public mutating func array<Elements: Sequence>(_ elements: Elements, brackets: Bool = true, _ write: (inout JSONWriter, Elements.Element) -> Void) {
-        if brackets { bytes.append(UInt8(ascii: "[")) }
+    public mutating func array<Elements: Sequence>(_ elements: Elements, _ write: (inout JSONWriter, Elements.Element) -> Void) {
+        bytes.append(UInt8(ascii: "["))
         var first = true
         for element in elements {
             if !first { bytes.append(UInt8(ascii: ",")) }
             first = false
             write(&self, element)
         }
-        if brackets { bytes.append(UInt8(ascii: "]")) }
+        bytes.append(UInt8(ascii: "]"))
     }
 
     /// `{` … `}`: each member's key, a colon and the value `write` writes, in the members' order.
