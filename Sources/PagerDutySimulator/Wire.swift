@@ -2,7 +2,7 @@ import Foundation
 import PagerDuty
 
 /// Renders the account's objects in PagerDuty's wire shapes, key for key as in PagerDuty's published
-/// examples (`shared/pagerduty/examples`): `type`, `summary`, `self` and `html_url` on objects and
+/// examples (kept for the tests in `Tests/Fixtures/pagerduty`): `type`, `summary`, `self` and `html_url` on objects and
 /// references, explicit nulls where PagerDuty writes them.
 struct WireRenderer {
     let index: AccountIndex

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import PagerDuty
 import PagerDutySimulator
+import TestSupport
 import Testing
 
 /// A fixed "now" for tests: a Wednesday in January, when New York is at -05:00 and Berlin at +01:00.
@@ -114,18 +115,9 @@ func entries(_ list: Any?) -> [(start: String, end: String, user: String)] {
 
 // MARK: PagerDuty's example replies
 
-/// `shared/pagerduty/examples` beside the repository (CI clones the repository elsewhere, with
-/// `shared/` next to it, so go from this file to the repository root and then to its parent).
-let examplesDirectory: URL = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent()  // PagerDutySimulatorTests
-    .deletingLastPathComponent()  // Tests
-    .deletingLastPathComponent()  // repository root
-    .deletingLastPathComponent()  // its parent
-    .appendingPathComponent("shared/pagerduty/examples")
-
+/// One of PagerDuty's example replies (`Tests/Fixtures/pagerduty`), parsed.
 func example(_ name: String) throws -> Any {
-    let url = examplesDirectory.appendingPathComponent(name)
-    return try JSONSerialization.jsonObject(with: Data(contentsOf: url))
+    try JSONSerialization.jsonObject(with: pagerDutyExample(name))
 }
 
 /// Where `reply` differs in shape from `example`: key sets of every object, recursively, arrays

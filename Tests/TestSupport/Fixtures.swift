@@ -46,7 +46,7 @@ public func withSimulator<T>(
     }
 }
 
-/// The repository's root folder (tests use it to find the built binaries and `../shared`).
+/// The repository's root folder (tests use it to find the built binaries and the fixtures).
 public let repositoryRoot: URL = {
     var url = URL(fileURLWithPath: #filePath)
     // Tests/TestSupport/Fixtures.swift → repository root
@@ -54,8 +54,10 @@ public let repositoryRoot: URL = {
     return url
 }()
 
-/// PagerDuty's own example replies, in `shared/pagerduty/examples` beside the repository.
+/// The repository's test fixtures (`Tests/Fixtures`, see its README).
+public let fixturesDirectory = repositoryRoot.appendingPathComponent("Tests/Fixtures")
+
+/// One of PagerDuty's own example replies, kept in `Tests/Fixtures/pagerduty`.
 public func pagerDutyExample(_ name: String) throws -> Data {
-    let url = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/pagerduty/examples/\(name)")
-    return try Data(contentsOf: url)
+    try Data(contentsOf: fixturesDirectory.appendingPathComponent("pagerduty/\(name)"))
 }
