@@ -68,33 +68,149 @@ public struct SimulatedTeam: Codable, Sendable, Hashable {
     }
 }
 
+/// Which of PagerDuty's two schedule APIs a schedule belongs to. The same id space serves both, and
+/// a schedule upgraded in place keeps its id.
+public enum SimulatedScheduleKind: String, Codable, Sendable, Hashable {
+    /// Legacy layer-based: `GET /schedules`, `GET /schedules/{id}`; one person at a time.
+    case layerBased = "layer_based"
+    /// Shift-based ("v3"): `GET /v3/schedules`, `GET /v3/schedules/{id}`; rotations, custom shifts and
+    /// scoped overrides, several people at once, explicit empty slots.
+    case shiftBased = "shift_based"
+}
+
 public struct SimulatedSchedule: Codable, Sendable, Hashable {
     public var id: String
     public var name: String
     public var timeZone: String
     public var description: String
     public var teamIds: [String]
-    /// Layers in PagerDuty's order; where two layers cover the same time, the later one wins.
+    public var kind: SimulatedScheduleKind
+    /// Layer-based only. Layers in PagerDuty's order; where two layers cover the same time, the later
+    /// one wins.
     public var layers: [SimulatedLayer]
+    /// Layer-based: entries over all layers (where overrides overlap, the later one wins).
+    /// Shift-based: each replaces one member of one rotation or custom shift (`rotationId` or
+    /// `customShiftId`, `overriddenUserId`) for its window; other people on call stay on call.
     public var overrides: [SimulatedOverride]
+    /// Shift-based only: each rotation's assignments are on call concurrently with the others'.
+    public var rotations: [SimulatedRotation]
+    /// Shift-based only: one-off shifts that add a person (or an explicit empty slot) on top of the rotations.
+    public var customShifts: [SimulatedCustomShift]
 
     public init(
         id: String, name: String, timeZone: String = "UTC", description: String = "", teamIds: [String] = [],
-        layers: [SimulatedLayer] = [], overrides: [SimulatedOverride] = []
+        layers: [SimulatedLayer] = [], overrides: [SimulatedOverride] = [], kind: SimulatedScheduleKind = .layerBased,
+        rotations: [SimulatedRotation] = [], customShifts: [SimulatedCustomShift] = []
     ) {
         self.id = id
         self.name = name
         self.timeZone = timeZone
         self.description = description
         self.teamIds = teamIds
+        self.kind = kind
         self.layers = layers
         self.overrides = overrides
+        self.rotations = rotations
+        self.customShifts = customShifts
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, description, layers, overrides
+        case id, name, description, kind, layers, overrides, rotations
         case timeZone = "time_zone"
         case teamIds = "team_ids"
+        case customShifts = "custom_shifts"
+    }
+}
+
+/// A shift-based schedule's rotation: its events' shifts, or, for a rotation made by upgrading a
+/// layer in place, exactly the turns that layer had (`upgradedLayer`), so that an upgrade changes
+/// nobody's on-call time. Upgraded layers keep their precedence among themselves: a later one still
+/// covers an earlier one, as it did before the upgrade.
+public struct SimulatedRotation: Codable, Sendable, Hashable {
+    public var id: String
+    public var events: [SimulatedRotationEvent]
+    public var upgradedLayer: SimulatedLayer?
+
+    public init(id: String, events: [SimulatedRotationEvent] = [], upgradedLayer: SimulatedLayer? = nil) {
+        self.id = id
+        self.events = events
+        self.upgradedLayer = upgradedLayer
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, events
+        case upgradedLayer = "upgraded_layer"
+    }
+}
+
+/// A recurring shift of a rotation. Shift n starts `n × repeatSeconds` after `start` on the schedule
+/// zone's wall clock (so it keeps its local time across daylight-saving changes) and lasts
+/// `shiftSeconds`; when `weekdays` is not empty only shifts starting on those local weekdays
+/// (1 = Monday … 7 = Sunday) happen. Shifts stop at `effectiveUntil`.
+///
+/// `rotating`: the k-th shift that happens goes to `members[(k / shiftsPerMember) mod count]`.
+/// `everyMember`: every member is on call for every shift at once. A nil member is an empty slot
+/// (PagerDuty's `empty_member`).
+public struct SimulatedRotationEvent: Codable, Sendable, Hashable {
+    public enum Assignment: String, Codable, Sendable, Hashable {
+        case rotating
+        case everyMember = "every_member"
+    }
+
+    public var id: String
+    public var name: String
+    public var start: Date
+    public var shiftSeconds: Int
+    public var repeatSeconds: Int
+    public var weekdays: [Int]
+    public var effectiveUntil: Date?
+    public var assignment: Assignment
+    public var shiftsPerMember: Int
+    public var members: [String?]
+
+    public init(
+        id: String, name: String = "On call", start: Date, shiftSeconds: Int, repeatSeconds: Int? = nil, weekdays: [Int] = [],
+        effectiveUntil: Date? = nil, assignment: Assignment = .rotating, shiftsPerMember: Int = 1, members: [String?]
+    ) {
+        self.id = id
+        self.name = name
+        self.start = start
+        self.shiftSeconds = shiftSeconds
+        self.repeatSeconds = repeatSeconds ?? shiftSeconds
+        self.weekdays = weekdays
+        self.effectiveUntil = effectiveUntil
+        self.assignment = assignment
+        self.shiftsPerMember = shiftsPerMember
+        self.members = members
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, start, weekdays, assignment, members
+        case shiftSeconds = "shift_seconds"
+        case repeatSeconds = "repeat_seconds"
+        case effectiveUntil = "effective_until"
+        case shiftsPerMember = "shifts_per_member"
+    }
+}
+
+/// A shift-based schedule's one-off shift: `userId` (nil: an explicit empty slot) is on call over
+/// [start, end) in addition to whoever the rotations have.
+public struct SimulatedCustomShift: Codable, Sendable, Hashable {
+    public var id: String
+    public var start: Date
+    public var end: Date
+    public var userId: String?
+
+    public init(id: String, start: Date, end: Date, userId: String?) {
+        self.id = id
+        self.start = start
+        self.end = end
+        self.userId = userId
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, start, end
+        case userId = "user_id"
     }
 }
 
@@ -167,18 +283,31 @@ public struct SimulatedOverride: Codable, Sendable, Hashable {
     public var id: String
     public var start: Date
     public var end: Date
+    /// Who is on call instead.
     public var userId: String
+    /// Shift-based schedules only: the rotation or the custom shift whose member this override
+    /// replaces (one of the two), and that member (nil: it fills that source's empty slots).
+    public var rotationId: String?
+    public var customShiftId: String?
+    public var overriddenUserId: String?
 
-    public init(id: String, start: Date, end: Date, userId: String) {
+    public init(id: String, start: Date, end: Date, userId: String, rotationId: String? = nil, customShiftId: String? = nil,
+                overriddenUserId: String? = nil) {
         self.id = id
         self.start = start
         self.end = end
         self.userId = userId
+        self.rotationId = rotationId
+        self.customShiftId = customShiftId
+        self.overriddenUserId = overriddenUserId
     }
 
     enum CodingKeys: String, CodingKey {
         case id, start, end
         case userId = "user_id"
+        case rotationId = "rotation_id"
+        case customShiftId = "custom_shift_id"
+        case overriddenUserId = "overridden_user_id"
     }
 }
 
@@ -206,9 +335,21 @@ public struct SimulatedEscalationPolicy: Codable, Sendable, Hashable {
 
 /// One escalation rule; its level is its position in `rules`, counting from 1.
 public struct SimulatedEscalationRule: Codable, Sendable, Hashable {
+    /// A schedule target is written `schedule_reference` or `schedule_v3_reference` according to
+    /// the schedule's kind when the policy is read (scenario files may use either word).
     public enum TargetKind: String, Codable, Sendable {
         case schedule = "schedule_reference"
         case user = "user_reference"
+
+        public init(from decoder: any Decoder) throws {
+            let text = try decoder.singleValueContainer().decode(String.self)
+            switch text {
+            case "schedule_reference", "schedule_v3_reference", "schedule": self = .schedule
+            case "user_reference", "user": self = .user
+            default:
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown target type \(text)"))
+            }
+        }
     }
 
     public struct Target: Codable, Sendable, Hashable {
@@ -294,7 +435,41 @@ extension SimulatedSchedule {
             description: try container.decodeIfPresent(String.self, forKey: .description) ?? "",
             teamIds: try container.decodeIfPresent([String].self, forKey: .teamIds) ?? [],
             layers: try container.decodeIfPresent([SimulatedLayer].self, forKey: .layers) ?? [],
-            overrides: try container.decodeIfPresent([SimulatedOverride].self, forKey: .overrides) ?? []
+            overrides: try container.decodeIfPresent([SimulatedOverride].self, forKey: .overrides) ?? [],
+            kind: try container.decodeIfPresent(SimulatedScheduleKind.self, forKey: .kind) ?? .layerBased,
+            rotations: try container.decodeIfPresent([SimulatedRotation].self, forKey: .rotations) ?? [],
+            customShifts: try container.decodeIfPresent([SimulatedCustomShift].self, forKey: .customShifts) ?? []
+        )
+    }
+}
+
+extension SimulatedRotation {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(String.self, forKey: .id),
+            events: try container.decodeIfPresent([SimulatedRotationEvent].self, forKey: .events) ?? [],
+            upgradedLayer: try container.decodeIfPresent(SimulatedLayer.self, forKey: .upgradedLayer)
+        )
+    }
+}
+
+extension SimulatedRotationEvent {
+    /// `repeat_seconds` defaults to `shift_seconds`; `name`, `weekdays`, `assignment` and
+    /// `shifts_per_member` may be left out.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(String.self, forKey: .id),
+            name: try container.decodeIfPresent(String.self, forKey: .name) ?? "On call",
+            start: try container.decode(Date.self, forKey: .start),
+            shiftSeconds: try container.decode(Int.self, forKey: .shiftSeconds),
+            repeatSeconds: try container.decodeIfPresent(Int.self, forKey: .repeatSeconds),
+            weekdays: try container.decodeIfPresent([Int].self, forKey: .weekdays) ?? [],
+            effectiveUntil: try container.decodeIfPresent(Date.self, forKey: .effectiveUntil),
+            assignment: try container.decodeIfPresent(Assignment.self, forKey: .assignment) ?? .rotating,
+            shiftsPerMember: try container.decodeIfPresent(Int.self, forKey: .shiftsPerMember) ?? 1,
+            members: try container.decode([String?].self, forKey: .members)
         )
     }
 }
