@@ -114,6 +114,25 @@ public final class PagerDutyClient: Sendable {
         try await single("/schedules/\(id)", itemsKey: "schedule", query: Self.window(since, until))
     }
 
+    /// Every shift-based (v3) schedule, as references (`id`, `summary`); names and zones come with
+    /// each schedule's detail. `GET /schedules` never lists these.
+    public func shiftBasedSchedules() async throws -> [Reference] {
+        try await listWithoutTotal("/v3/schedules", itemsKey: "schedules", limit: Self.shiftBasedPageLimit)
+    }
+
+    /// A shift-based schedule with its final schedule for [since, until), in UTC.
+    public func shiftBasedSchedule(id: String, since: Date, until: Date) async throws -> ShiftBasedSchedule {
+        try await single("/v3/schedules/\(id)", itemsKey: "schedule", query: Self.window(since, until) + [
+            URLQueryItem(name: "include[]", value: "final_schedule"), URLQueryItem(name: "time_zone", value: "UTC"),
+        ])
+    }
+
+    /// A shift-based schedule's overrides overlapping [since, until), in UTC.
+    public func shiftOverrides(scheduleId: String, since: Date, until: Date) async throws -> [ShiftOverride] {
+        try await listWithoutTotal("/v3/schedules/\(scheduleId)/overrides", itemsKey: "overrides",
+                                   query: Self.window(since, until) + [URLQueryItem(name: "time_zone", value: "UTC")], limit: Self.pageLimit)
+    }
+
     public func escalationPolicies() async throws -> [EscalationPolicy] {
         try await list("/escalation_policies", itemsKey: "escalation_policies")
     }
@@ -155,6 +174,44 @@ public final class PagerDutyClient: Sendable {
                 "attempt": "\(attempt)", "total_before": "\(total)", "total_after": "\(totalAfter.map(String.init) ?? "-")",
                 "distinct_read": "\(distinct.count)",
             ])
+        }
+        throw PagerDutyError.listUnstable(path: path, attempts: Self.listAttempts)
+    }
+
+    /// The largest page `GET /v3/schedules` gives.
+    public static let shiftBasedPageLimit = 1000
+
+    /// Reads every page of a list that gives no `total` (the shift-based schedules API), as it stood
+    /// at one moment. Each page after the first starts at the previous page's last entry: when that
+    /// entry is not where it was, entries were added or deleted before it between the two pages
+    /// (which makes offset paging skip or repeat some), so the list is read again, up to
+    /// `listAttempts` times. Changes after it are read as they come. One request in `limit` more
+    /// than plain paging, and pages are read one after another.
+    ///
+    /// PagerDuty's 10,000 cap on offset + limit is documented for the v2 lists only; here a 400
+    /// past it surfaces as PagerDuty's own message.
+    public func listWithoutTotal<Item: Decodable & Sendable & Equatable>(_ path: String, itemsKey: String, query: [URLQueryItem] = [],
+                                                                       limit: Int) async throws -> [Item] {
+        attempts: for attempt in 1...Self.listAttempts {
+            var items: [Item] = []
+            var offset = 0
+            var overlap: Item?
+            while true {
+                let next: Page<Item> = try await page(path, itemsKey: itemsKey, query: query, offset: offset, limit: limit, total: false)
+                var fresh = next.items[...]
+                if let overlap {
+                    guard fresh.first == overlap else {
+                        logger.notice("\(path) changed while it was read; reading it again", metadata: ["attempt": "\(attempt)", "offset": "\(offset)"])
+                        continue attempts
+                    }
+                    fresh = fresh.dropFirst()
+                }
+                items += fresh
+                guard next.more, !next.items.isEmpty else { return items }
+                // A page of one entry cannot overlap the next and still move on.
+                overlap = next.items.count > 1 ? next.items.last : nil
+                offset += next.items.count - (overlap == nil ? 0 : 1)
+            }
         }
         throw PagerDutyError.listUnstable(path: path, attempts: Self.listAttempts)
     }

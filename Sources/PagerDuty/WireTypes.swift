@@ -113,12 +113,29 @@ public struct Override: Decodable, Sendable, Hashable {
     public var user: Reference
 }
 
-/// PagerDuty's error body: `{"error": {"message": "...", "code": N, "errors": ["..."]}}`.
+/// PagerDuty's error body: `{"error": {"message": "...", "code": N, "errors": ["..."]}}`. The
+/// shift-based (v3) API's validation errors map each field to its messages instead
+/// (`"errors": {"event.effective_since": ["..."]}`); both read as a list of strings.
 public struct ErrorBody: Decodable, Sendable, Hashable {
     public struct Detail: Decodable, Sendable, Hashable {
         public var message: String?
         public var code: Int?
         public var errors: [String]?
+
+        enum CodingKeys: String, CodingKey {
+            case message, code, errors
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            message = try? container.decodeIfPresent(String.self, forKey: .message)
+            code = try? container.decodeIfPresent(Int.self, forKey: .code)
+            if let list = try? container.decodeIfPresent([String].self, forKey: .errors) {
+                errors = list
+            } else if let byField = try? container.decodeIfPresent([String: [String]].self, forKey: .errors) {
+                errors = byField.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.joined(separator: ", "))" }
+            }
+        }
     }
 
     public var error: Detail

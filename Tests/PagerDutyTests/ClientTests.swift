@@ -55,6 +55,41 @@ import PagerDutySimulator
         }
     }
 
+    /// Lists without a `total` (the shift-based schedules list) are read with pages that overlap by
+    /// one entry: one request more than plain paging per page boundary, no probe.
+    @Test func aListWithoutATotalIsReadWithOverlappingPages() async throws {
+        let account = SimulatedAccount.generate(users: 250, schedules: 3, seed: 7)
+        try await withSimulator(account) { running, _ in
+            let client = client(running)
+            let users: [User] = try await client.listWithoutTotal("/users", itemsKey: "users", limit: 100)
+            #expect(users.map(\.id) == account.users.map(\.id).sorted())
+            // Offsets 0, 99 and 198.
+            #expect(client.usage.requests - client.usage.retries == 3)
+        }
+    }
+
+    /// A deletion before the page boundary between two pages moves the next page's first entry: the
+    /// list is read again, and nobody is skipped.
+    @Test func aListWithoutATotalThatChangesBetweenPagesIsReadAgain() async throws {
+        let account = SimulatedAccount.generate(users: 250, schedules: 3, seed: 7)
+        let doomed = account.users.map(\.id).sorted()[5]
+        try await withSimulator(account) { running, _ in
+            running.simulator.setFaults(SimulatorFaults(latencyMilliseconds: 300))
+            let deleter = Task {
+                // The second page has been admitted and waits out its latency: delete from the first.
+                while running.simulator.stats.requests < 2 { try? await Task.sleep(nanoseconds: 5_000_000) }
+                running.simulator.updateAccount { $0.users.removeAll { $0.id == doomed } }
+            }
+            let client = client(running)
+            let users: [User] = try await client.listWithoutTotal("/users", itemsKey: "users", limit: 100)
+            await deleter.value
+            #expect(Set(users.map(\.id)) == Set(account.users.map(\.id)).subtracting([doomed]))
+            #expect(users.count == 249)
+            // Two pages of the first reading, three of the second.
+            #expect(client.usage.requests - client.usage.retries == 5)
+        }
+    }
+
     @Test func aRefusedKeySaysSo() async throws {
         try await withSimulator(.small()) { running, _ in
             do {
