@@ -19,18 +19,30 @@ public struct User: Sendable, Hashable, Codable {
     }
 }
 
+/// Which of PagerDuty's schedule APIs answered for a schedule. Ids are shared between the two and a
+/// schedule upgraded in place keeps its id, so the kind is learnt again at every sync.
+public enum ScheduleKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Legacy layer-based (`/schedules`): one person on call at a time.
+    case layerBased = "layer_based"
+    /// Shift-based ("v3", `/v3/schedules`): rotations and custom shifts can put several people on
+    /// call at once.
+    case shiftBased = "shift_based"
+}
+
 /// A PagerDuty schedule (rotation) as cached.
 public struct Schedule: Sendable, Hashable, Codable {
     public var id: String
     public var name: String
     public var timeZone: String
     public var description: String
+    public var kind: ScheduleKind
 
-    public init(id: String, name: String, timeZone: String, description: String = "") {
+    public init(id: String, name: String, timeZone: String, description: String = "", kind: ScheduleKind = .layerBased) {
         self.id = id
         self.name = name
         self.timeZone = timeZone
         self.description = description
+        self.kind = kind
     }
 }
 
@@ -47,7 +59,8 @@ public struct ScheduleMember: Sendable, Hashable, Codable {
 }
 
 /// One entry of a schedule's final rendered schedule (overrides already folded in): `userId` is on call
-/// for `scheduleId` over the half-open interval [start, end).
+/// for `scheduleId` over the half-open interval [start, end). Shifts of one schedule may overlap
+/// (shift-based schedules put several people on call at once): who is on call is always a set.
 public struct Shift: Sendable, Hashable, Codable {
     public var scheduleId: String
     public var userId: String
@@ -62,7 +75,8 @@ public struct Shift: Sendable, Hashable, Codable {
     }
 }
 
-/// An entry of a schedule's overrides layer, as rendered for the window.
+/// An entry of a schedule's overrides layer, as rendered for the window: `userId` is on call instead
+/// of someone else. For a shift-based schedule, one entry per override the final schedule shows.
 public struct Override: Sendable, Hashable, Codable {
     public var scheduleId: String
     public var userId: String
@@ -142,6 +156,8 @@ public struct SnapshotInfo: Sendable, Hashable, Codable {
     public var windowEnd: Date
     public var userCount: Int
     public var scheduleCount: Int
+    /// Of `scheduleCount`, how many are shift-based (v3).
+    public var shiftBasedScheduleCount: Int
     public var shiftCount: Int
     public var policyCount: Int
     public var onCallCount: Int
@@ -150,7 +166,7 @@ public struct SnapshotInfo: Sendable, Hashable, Codable {
 
     public init(
         id: Int64 = 0, startedAt: Date, finishedAt: Date, windowStart: Date, windowEnd: Date,
-        userCount: Int = 0, scheduleCount: Int = 0, shiftCount: Int = 0, policyCount: Int = 0,
+        userCount: Int = 0, scheduleCount: Int = 0, shiftBasedScheduleCount: Int = 0, shiftCount: Int = 0, policyCount: Int = 0,
         onCallCount: Int = 0, apiRequests: Int = 0, rateLimited: Int = 0
     ) {
         self.id = id
@@ -160,6 +176,7 @@ public struct SnapshotInfo: Sendable, Hashable, Codable {
         self.windowEnd = windowEnd
         self.userCount = userCount
         self.scheduleCount = scheduleCount
+        self.shiftBasedScheduleCount = shiftBasedScheduleCount
         self.shiftCount = shiftCount
         self.policyCount = policyCount
         self.onCallCount = onCallCount

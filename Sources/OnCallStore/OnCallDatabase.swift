@@ -135,17 +135,18 @@ public final class OnCallDatabase: Sendable {
             var info = contents.info
             info.userCount = contents.users.count
             info.scheduleCount = contents.schedules.count
+            info.shiftBasedScheduleCount = contents.schedules.count { $0.kind == .shiftBased }
             info.shiftCount = contents.shifts.count
             info.policyCount = contents.policies.count
             info.onCallCount = contents.onCalls.count
             try db.execute(sql: """
                 INSERT INTO snapshot (started_at, finished_at, window_start, window_end, user_count, schedule_count,
-                    shift_count, policy_count, oncall_count, api_requests, rate_limited)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    shift_based_schedule_count, shift_count, policy_count, oncall_count, api_requests, rate_limited)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [
                     info.startedAt.unixSeconds, info.finishedAt.unixSeconds, info.windowStart.unixSeconds,
-                    info.windowEnd.unixSeconds, info.userCount, info.scheduleCount, info.shiftCount, info.policyCount,
-                    info.onCallCount, info.apiRequests, info.rateLimited,
+                    info.windowEnd.unixSeconds, info.userCount, info.scheduleCount, info.shiftBasedScheduleCount, info.shiftCount,
+                    info.policyCount, info.onCallCount, info.apiRequests, info.rateLimited,
                 ])
             let id = db.lastInsertedRowID
             info.id = id
@@ -154,9 +155,9 @@ public final class OnCallDatabase: Sendable {
             for user in contents.users {
                 try insertUser.execute(arguments: [id, user.id, user.name, user.email, user.email.emailMatchKey, user.timeZone])
             }
-            let insertSchedule = try db.cachedStatement(sql: "INSERT OR REPLACE INTO schedule (snapshot_id, id, name, time_zone, description) VALUES (?, ?, ?, ?, ?)")
+            let insertSchedule = try db.cachedStatement(sql: "INSERT OR REPLACE INTO schedule (snapshot_id, id, name, time_zone, description, kind) VALUES (?, ?, ?, ?, ?, ?)")
             for schedule in contents.schedules {
-                try insertSchedule.execute(arguments: [id, schedule.id, schedule.name, schedule.timeZone, schedule.description])
+                try insertSchedule.execute(arguments: [id, schedule.id, schedule.name, schedule.timeZone, schedule.description, schedule.kind.rawValue])
             }
             let insertMember = try db.cachedStatement(sql: "INSERT OR IGNORE INTO schedule_member (snapshot_id, schedule_id, user_id) VALUES (?, ?, ?)")
             for member in contents.members {
@@ -273,8 +274,8 @@ public final class OnCallDatabase: Sendable {
         let users = try Row.fetchAll(db, sql: "SELECT id, name, email, time_zone FROM user WHERE snapshot_id = ? ORDER BY id", arguments: arguments).map {
             User(id: $0[0], name: $0[1], email: $0[2], timeZone: $0[3])
         }
-        let schedules = try Row.fetchAll(db, sql: "SELECT id, name, time_zone, description FROM schedule WHERE snapshot_id = ? ORDER BY id", arguments: arguments).map {
-            Schedule(id: $0[0], name: $0[1], timeZone: $0[2], description: $0[3])
+        let schedules = try Row.fetchAll(db, sql: "SELECT id, name, time_zone, description, kind FROM schedule WHERE snapshot_id = ? ORDER BY id", arguments: arguments).map {
+            Schedule(id: $0[0], name: $0[1], timeZone: $0[2], description: $0[3], kind: ScheduleKind(rawValue: $0[4]) ?? .layerBased)
         }
         let members = try Row.fetchAll(db, sql: "SELECT schedule_id, user_id FROM schedule_member WHERE snapshot_id = ? ORDER BY schedule_id, user_id", arguments: arguments).map {
             ScheduleMember(scheduleId: $0[0], userId: $0[1])
@@ -326,7 +327,8 @@ extension SnapshotInfo {
         self.init(
             id: row["id"], startedAt: Date(unixSeconds: row["started_at"]), finishedAt: Date(unixSeconds: row["finished_at"]),
             windowStart: Date(unixSeconds: row["window_start"]), windowEnd: Date(unixSeconds: row["window_end"]),
-            userCount: row["user_count"], scheduleCount: row["schedule_count"], shiftCount: row["shift_count"],
+            userCount: row["user_count"], scheduleCount: row["schedule_count"],
+            shiftBasedScheduleCount: row["shift_based_schedule_count"], shiftCount: row["shift_count"],
             policyCount: row["policy_count"], onCallCount: row["oncall_count"], apiRequests: row["api_requests"],
             rateLimited: row["rate_limited"])
     }

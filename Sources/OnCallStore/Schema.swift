@@ -132,6 +132,32 @@ enum Schema {
                 WHERE start_utc <= datetime('now') AND end_utc > datetime('now');
                 """)
         }
+        migrator.registerMigration("v2: schedule kinds (layer-based and shift-based)") { db in
+            try db.execute(sql: """
+                ALTER TABLE schedule ADD COLUMN kind TEXT NOT NULL DEFAULT 'layer_based'
+                    CHECK (kind IN ('layer_based', 'shift_based'));
+                ALTER TABLE snapshot ADD COLUMN shift_based_schedule_count INTEGER NOT NULL DEFAULT 0;
+
+                -- The views gain the schedule's kind. Several rows per schedule at one moment are
+                -- normal: a shift-based schedule can have several people on call at once.
+                DROP VIEW on_call_now;
+                DROP VIEW current_shifts;
+                CREATE VIEW current_shifts AS
+                SELECT s.name AS schedule, s.id AS schedule_id, u.name AS user, u.email AS email,
+                       datetime(sh.start, 'unixepoch') AS start_utc, datetime(sh."end", 'unixepoch') AS end_utc,
+                       s.time_zone AS schedule_time_zone, s.kind AS schedule_kind
+                FROM shift sh
+                JOIN sync_state st ON st.id = 1 AND sh.snapshot_id = st.current_snapshot_id
+                JOIN schedule s ON s.snapshot_id = sh.snapshot_id AND s.id = sh.schedule_id
+                LEFT JOIN user u ON u.snapshot_id = sh.snapshot_id AND u.id = sh.user_id
+                ORDER BY sh.start, s.name, u.name;
+
+                CREATE VIEW on_call_now AS
+                SELECT schedule, schedule_id, user, email, start_utc, end_utc, schedule_time_zone, schedule_kind
+                FROM current_shifts
+                WHERE start_utc <= datetime('now') AND end_utc > datetime('now');
+                """)
+        }
         return migrator
     }
 }
