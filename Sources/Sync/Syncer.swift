@@ -9,6 +9,8 @@ public enum SyncError: Error, CustomStringConvertible {
     case lockUnavailable(path: String, reason: String)
     case timedOut(seconds: Double)
     case pagerDuty(PagerDutyError)
+    /// Both schedule APIs refused one id with a 400: neither kind could be read.
+    case scheduleUnreadable(id: String, refusals: [String])
     case storage(String)
 
     public var description: String {
@@ -21,6 +23,8 @@ public enum SyncError: Error, CustomStringConvertible {
             "sync stopped after its time budget of \(Int(seconds))s (--timeout); the previous snapshot stays current"
         case .pagerDuty(let error):
             error.description
+        case .scheduleUnreadable(let id, let refusals):
+            "PagerDuty refused schedule \(id) on both schedule APIs: \(refusals.joined(separator: "; ")); the previous snapshot stays current"
         case .storage(let message):
             "cannot write the snapshot: \(message)"
         }
@@ -121,15 +125,19 @@ public struct Syncer: Sendable {
 
         report("users, schedules, escalation policies", 0, 3)
         async let usersReply = fetchUsers()
-        async let schedulesReply = client.schedules()
+        async let schedulesReply = fetchScheduleLists()
         async let policiesReply = client.escalationPolicies()
         var users = Self.unique(try await usersReply, by: \.id)
-        let scheduleList = Self.unique(try await schedulesReply, by: \.id)
+        let (layerBasedList, shiftBasedList) = try await schedulesReply
         let policies = Self.unique(try await policiesReply, by: \.id)
-        logger.debug("lists fetched", metadata: ["users": "\(users.count)", "schedules": "\(scheduleList.count)", "policies": "\(policies.count)"])
+        let scheduleList = ScheduleListing(layerBased: layerBasedList, shiftBased: shiftBasedList, policies: policies)
+        logger.debug("lists fetched", metadata: [
+            "users": "\(users.count)", "schedules": "\(scheduleList.entries.count)", "shift_based": "\(shiftBasedList.count)",
+            "policies": "\(policies.count)",
+        ])
 
         let chunks = Self.chunks(from: windowStart, to: windowEnd, longest: options.maxRequestWindow)
-        var details = try await fetchScheduleDetails(scheduleList.map(\.id), chunks: chunks, report: report)
+        var details = try await fetchScheduleDetails(scheduleList.entries, chunks: chunks, report: report)
 
         report("on-call entries", 0, 1)
         var onCallEntries = Set<PagerDuty.OnCall>()
@@ -143,12 +151,14 @@ public struct Syncer: Sendable {
         var members = Set<ScheduleMember>()
         var shifts: [Shift] = []
         var overrides: [OnCallStore.Override] = []
-        for listed in scheduleList {
-            let rows = details.removeValue(forKey: listed.id) ?? ScheduleRows()
-            schedules.append(OnCallStore.Schedule(id: listed.id, name: rows.name ?? listed.displayName,
+        for listed in scheduleList.entries {
+            // A schedule deleted since the list was read answered 404 on both APIs and is left out;
+            // so is one that only an escalation policy names when the key cannot read it.
+            guard let rows = details.removeValue(forKey: listed.id) else { continue }
+            schedules.append(OnCallStore.Schedule(id: listed.id, name: rows.name ?? listed.name ?? listed.id,
                                                   timeZone: rows.timeZone ?? listed.timeZone ?? "UTC",
-                                                  description: rows.description ?? listed.description ?? ""))
-            for userId in (listed.users ?? []).map(\.id) + rows.memberIds {
+                                                  description: rows.description ?? listed.description ?? "", kind: rows.kind))
+            for userId in listed.memberIds + rows.memberIds {
                 members.insert(ScheduleMember(scheduleId: listed.id, userId: userId))
             }
             shifts += rows.shifts
@@ -243,31 +253,101 @@ public struct Syncer: Sendable {
         }
     }
 
-    /// Every schedule's rendered detail, one request per schedule and window chunk, with a bounded
-    /// number of tasks alive at once (the client bounds requests in flight on its own). Each reply
-    /// becomes rows as it arrives, so only rows are held, never a large account's decoded replies.
-    func fetchScheduleDetails(_ ids: [String], chunks: [(Date, Date)], report: @escaping @Sendable (String, Int, Int) -> Void) async throws -> [String: ScheduleRows] {
-        let jobs = ids.flatMap { id in chunks.map { (id, $0.0, $0.1) } }
+    /// Both schedule lists. The shift-based list is read after the layer-based one: an upgrade moves a
+    /// schedule from the first to the second, so one upgraded while the lists are read is in one of
+    /// them (or both), never in neither.
+    func fetchScheduleLists() async throws -> ([PagerDuty.Schedule], [Reference]) {
+        let layerBased = Self.unique(try await client.schedules(), by: \.id)
+        let shiftBased = Self.unique(try await client.shiftBasedSchedules(), by: \.id)
+        return (layerBased, shiftBased)
+    }
+
+    /// Every schedule's rendered detail, one request per schedule and window chunk (plus one for the
+    /// overrides of a shift-based schedule whose final schedule shows some), with a bounded number of
+    /// tasks alive at once (the client bounds requests in flight on its own). Each reply becomes rows
+    /// as it arrives, so only rows are held, never a large account's decoded replies. A schedule that
+    /// is gone (404 on both APIs) has no entry in the result.
+    func fetchScheduleDetails(_ entries: [ScheduleListing.Entry], chunks: [(Date, Date)],
+                              report: @escaping @Sendable (String, Int, Int) -> Void) async throws -> [String: ScheduleRows] {
+        let jobs = entries.flatMap { entry in chunks.map { (entry, $0.0, $0.1) } }
         var results: [String: ScheduleRows] = [:]
+        var gone = Set<String>()
         let width = max(1, client.configuration.concurrency * 2)
-        try await withThrowingTaskGroup(of: (String, RenderedSchedule).self) { group in
+        try await withThrowingTaskGroup(of: (ScheduleListing.Entry, (Date, Date), ScheduleDetail?).self) { group in
             var next = 0
             var done = 0
             func enqueue() {
                 guard next < jobs.count else { return }
-                let (id, since, until) = jobs[next]
+                let (entry, since, until) = jobs[next]
                 next += 1
-                group.addTask { (id, try await client.renderedSchedule(id: id, since: since, until: until)) }
+                group.addTask { (entry, (since, until), try await self.scheduleDetail(entry, since: since, until: until)) }
             }
             for _ in 0..<min(width, jobs.count) { enqueue() }
-            while let (id, detail) = try await group.next() {
-                results[id, default: ScheduleRows()].add(detail, scheduleId: id)
+            while let (entry, window, detail) = try await group.next() {
+                switch detail {
+                case .layerBased(let schedule):
+                    results[entry.id, default: ScheduleRows()].add(schedule, scheduleId: entry.id)
+                case .shiftBased(let schedule, let overrides):
+                    try results[entry.id, default: ScheduleRows()].add(schedule, overrides: overrides, scheduleId: entry.id, window: window)
+                case nil:
+                    gone.insert(entry.id)
+                }
                 done += 1
                 report("schedules", done, jobs.count)
                 enqueue()
             }
         }
+        // A schedule gone in any chunk is gone: half a window of shifts would read as a gap.
+        for id in gone { results[id] = nil }
         return results
+    }
+
+    /// One schedule's detail for one window, from whichever API answers for it. The listing's kind is
+    /// tried first; a 400 or a 404 there means "try the other one", since a schedule upgraded in
+    /// place keeps its id and PagerDuty answers the other API's requests with a 400 (a 404 has been
+    /// seen for shift-based schedules on the v2 route, too). Nil: the schedule is gone (404 from
+    /// both), or it is one only a policy names and the key may not read it.
+    func scheduleDetail(_ entry: ScheduleListing.Entry, since: Date, until: Date) async throws -> ScheduleDetail? {
+        let kinds: [ScheduleKind] = entry.kind == .shiftBased ? [.shiftBased, .layerBased] : [.layerBased, .shiftBased]
+        var refusals: [(ScheduleKind, Int, String)] = []
+        for kind in kinds {
+            do {
+                let detail = try await scheduleDetail(id: entry.id, kind: kind, since: since, until: until)
+                if kind != entry.kind, entry.isListed {
+                    logger.notice("schedule answered on the other API; it was upgraded or changed kind since the list was read",
+                                  metadata: ["schedule": "\(entry.id)", "kind": "\(kind.rawValue)"])
+                }
+                return detail
+            } catch PagerDutyError.rejected(_, let status, let message) where status == 400 || status == 404 {
+                refusals.append((kind, status, message))
+            } catch PagerDutyError.forbidden(_, let message) where !entry.isListed {
+                refusals.append((kind, 403, message))
+            }
+        }
+        if refusals.allSatisfy({ $0.1 == 400 }) {
+            throw SyncError.scheduleUnreadable(id: entry.id, refusals: refusals.map { "\($0.0.apiName) \($0.1) \($0.2)" })
+        }
+        if entry.isListed {
+            logger.warning("schedule deleted since the list was read; left out of this snapshot", metadata: ["schedule": "\(entry.id)"])
+        } else {
+            logger.notice("an escalation policy names a schedule neither list has and the key cannot read it; left out",
+                          metadata: ["schedule": "\(entry.id)", "answers": "\(refusals.map { "\($0.0.apiName) \($0.1)" })"])
+        }
+        return nil
+    }
+
+    private func scheduleDetail(id: String, kind: ScheduleKind, since: Date, until: Date) async throws -> ScheduleDetail {
+        switch kind {
+        case .layerBased:
+            return .layerBased(try await client.renderedSchedule(id: id, since: since, until: until))
+        case .shiftBased:
+            let schedule = try await client.shiftBasedSchedule(id: id, since: since, until: until)
+            // The overrides name whom each one replaces, which the final schedule does not; they are
+            // needed only when the final schedule shows an override (see `ScheduleRows.add`).
+            let showsOverrides = schedule.finalSchedule?.computedShiftAssignments.contains { $0.source.isOverride } ?? false
+            guard showsOverrides else { return .shiftBased(schedule, overrides: []) }
+            return .shiftBased(schedule, overrides: try await client.shiftOverrides(scheduleId: id, since: since, until: until))
+        }
     }
 
     /// `/oncalls` for the window, narrowed until each query fits PagerDuty's 10,000-entry paging:
@@ -310,15 +390,71 @@ public struct Syncer: Sendable {
 
     static func targetKind(_ type: String?) -> EscalationTarget.Kind? {
         switch type {
-        case "schedule_reference", "schedule": .schedule
+        // Shift-based schedules are named `schedule_v3_reference` (whether an upgraded schedule's
+        // references change type is not documented: both count as a schedule).
+        case "schedule_reference", "schedule", "schedule_v3_reference", "schedule_v3": .schedule
         case "user_reference", "user": .user
         default: nil
         }
     }
 }
 
+/// One schedule's detail for one window, as whichever API answered.
+enum ScheduleDetail: Sendable {
+    case layerBased(RenderedSchedule)
+    case shiftBased(ShiftBasedSchedule, overrides: [ShiftOverride])
+}
+
+/// The schedules a sync reads: both lists, and schedules that escalation policies name but neither
+/// list has (upgraded between the two list reads, say), in that order, each once.
+struct ScheduleListing {
+    struct Entry: Sendable {
+        var id: String
+        /// The API to ask first.
+        var kind: ScheduleKind
+        /// False for a schedule only a policy names.
+        var isListed: Bool
+        var name: String?
+        var timeZone: String?
+        var description: String?
+        var memberIds: [String] = []
+    }
+
+    var entries: [Entry] = []
+
+    init(layerBased: [PagerDuty.Schedule], shiftBased: [Reference], policies: [PagerDuty.EscalationPolicy]) {
+        var seen = Set<String>()
+        // Listed by both (upgraded between the two reads): the shift-based API is asked first.
+        let shiftBasedIds = Set(shiftBased.map(\.id))
+        for schedule in layerBased where seen.insert(schedule.id).inserted {
+            entries.append(Entry(id: schedule.id, kind: shiftBasedIds.contains(schedule.id) ? .shiftBased : .layerBased, isListed: true,
+                                 name: schedule.name ?? schedule.summary, timeZone: schedule.timeZone, description: schedule.description,
+                                 memberIds: (schedule.users ?? []).map(\.id)))
+        }
+        for reference in shiftBased where seen.insert(reference.id).inserted {
+            entries.append(Entry(id: reference.id, kind: .shiftBased, isListed: true, name: reference.summary))
+        }
+        for target in policies.flatMap({ $0.escalationRules.flatMap(\.targets) }) where Syncer.targetKind(target.type) == .schedule {
+            guard seen.insert(target.id).inserted else { continue }
+            let kind: ScheduleKind = target.type?.hasPrefix("schedule_v3") == true ? .shiftBased : .layerBased
+            entries.append(Entry(id: target.id, kind: kind, isListed: false, name: target.summary))
+        }
+    }
+}
+
+extension ScheduleKind {
+    /// How log lines and errors name the API.
+    var apiName: String {
+        switch self {
+        case .layerBased: "GET /schedules/{id}"
+        case .shiftBased: "GET /v3/schedules/{id}"
+        }
+    }
+}
+
 /// What one schedule's details (one per window chunk) add to a snapshot.
 struct ScheduleRows {
+    var kind: ScheduleKind = .layerBased
     var name: String?
     var timeZone: String?
     var description: String?
@@ -327,6 +463,7 @@ struct ScheduleRows {
     var overrides: [OnCallStore.Override] = []
 
     mutating func add(_ detail: RenderedSchedule, scheduleId: String) {
+        kind = .layerBased
         name = name ?? detail.name
         timeZone = timeZone ?? detail.timeZone
         description = description ?? detail.description
@@ -339,6 +476,116 @@ struct ScheduleRows {
             guard let user = entry.user, entry.end > entry.start else { continue }
             overrides.append(OnCallStore.Override(scheduleId: scheduleId, userId: user.id, start: entry.start, end: entry.end))
         }
+    }
+
+    /// A shift-based schedule's final schedule for `window`: every user assignment becomes a shift
+    /// (several may cover the same moment), empty slots none (so drift sees them as gaps), and each
+    /// override the final schedule shows becomes an override entry.
+    ///
+    /// Two behaviours are not documented, and both are handled:
+    /// - With `overflow=false` PagerDuty may cut entries at the window's bounds or leave them whole:
+    ///   entries are cut here either way.
+    /// - During an override PagerDuty may leave the replaced member out of the final schedule or list
+    ///   them too: `overrides` (read when the final schedule shows any) say whom each one replaced in
+    ///   which rotation or custom shift, and that member's assignment from that source is taken out
+    ///   for the override's window. Other people on call at the time stay.
+    ///
+    /// A member or source type this code does not know fails the sync, naming the schedule and the
+    /// field: guessing could approve the wrong person.
+    mutating func add(_ detail: ShiftBasedSchedule, overrides shiftOverrides: [ShiftOverride], scheduleId: String,
+                      window: (start: Date, end: Date)) throws {
+        let path = "/v3/schedules/\(scheduleId)"
+        func invalid(_ detail: String) -> PagerDutyError { .invalidReply(path: path, detail: detail) }
+        guard let final = detail.finalSchedule else {
+            throw invalid("no final_schedule in the reply, though include[]=final_schedule and a window were asked for")
+        }
+        kind = .shiftBased
+        name = name ?? detail.name
+        timeZone = timeZone ?? detail.timeZone
+        description = description ?? detail.description
+        memberIds += detail.rotationMemberIds + (detail.users ?? []).map(\.id)
+
+        var assignments: [ComputedShiftAssignment] = []
+        for (position, assignment) in final.computedShiftAssignments.enumerated() {
+            let field = "final_schedule.computed_shift_assignments[\(position)]"
+            try Self.check(assignment.member, field: "\(field).member", invalid: invalid)
+            guard ShiftSource.known.contains(assignment.source.type) else {
+                throw invalid("\(field).source.type is \"\(assignment.source.type)\", not one of \(ShiftSource.known.sorted().joined(separator: ", "))")
+            }
+            var clipped = assignment
+            clipped.startTime = max(assignment.startTime, window.start)
+            clipped.endTime = min(assignment.endTime, window.end)
+            if clipped.startTime < clipped.endTime { assignments.append(clipped) }
+        }
+        for (position, override) in shiftOverrides.enumerated() {
+            try Self.check(override.overriddenMember, field: "overrides[\(position)].overridden_member", invalid: invalid)
+            try Self.check(override.overridingMember, field: "overrides[\(position)].overriding_member", invalid: invalid)
+            assignments = Self.removing(override, from: assignments)
+        }
+
+        var seen = Set<Shift>()
+        var overrideSpans: [String: OnCallStore.Override] = [:]
+        for assignment in assignments {
+            guard let userId = assignment.member.userId, assignment.member.type == ShiftMember.user else { continue }
+            let shift = Shift(scheduleId: scheduleId, userId: userId, start: assignment.startTime, end: assignment.endTime)
+            // Two rotations naming the same person at the same time are one shift.
+            if seen.insert(shift).inserted { shifts.append(shift) }
+            if assignment.source.isOverride {
+                let key = "\(assignment.source.overrideId ?? "?")/\(userId)"
+                if var span = overrideSpans[key] {
+                    span.start = min(span.start, shift.start)
+                    span.end = max(span.end, shift.end)
+                    overrideSpans[key] = span
+                } else {
+                    overrideSpans[key] = OnCallStore.Override(scheduleId: scheduleId, userId: userId, start: shift.start, end: shift.end)
+                }
+            }
+        }
+        overrides += overrideSpans.values.sorted { ($0.start, $0.userId) < ($1.start, $1.userId) }
+    }
+
+    private static func check(_ member: ShiftMember, field: String, invalid: (String) -> PagerDutyError) throws {
+        switch member.type {
+        case ShiftMember.user:
+            guard let id = member.userId, !id.isEmpty else { throw invalid("\(field).user_id is missing for a user_member") }
+        case ShiftMember.empty:
+            break
+        default:
+            throw invalid("\(field).type is \"\(member.type)\", neither user_member nor empty_member")
+        }
+    }
+
+    /// `assignments` without the overridden member's time from the override's own source during the
+    /// override (a no-op when PagerDuty already left them out).
+    static func removing(_ override: ShiftOverride, from assignments: [ComputedShiftAssignment]) -> [ComputedShiftAssignment] {
+        func isReplaced(_ assignment: ComputedShiftAssignment) -> Bool {
+            guard assignment.member == override.overriddenMember else { return false }
+            if let rotationId = override.rotationId {
+                return assignment.source.type == ShiftSource.rotation && assignment.source.rotationId == rotationId
+            }
+            if let shiftId = override.customShiftId {
+                return assignment.source.type == ShiftSource.customShift && assignment.source.shiftId == shiftId
+            }
+            return false
+        }
+        var result: [ComputedShiftAssignment] = []
+        for assignment in assignments {
+            guard isReplaced(assignment), assignment.startTime < override.endTime, override.startTime < assignment.endTime else {
+                result.append(assignment)
+                continue
+            }
+            if assignment.startTime < override.startTime {
+                var before = assignment
+                before.endTime = override.startTime
+                result.append(before)
+            }
+            if override.endTime < assignment.endTime {
+                var after = assignment
+                after.startTime = override.endTime
+                result.append(after)
+            }
+        }
+        return result
     }
 }
 
