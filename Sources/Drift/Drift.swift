@@ -5,7 +5,8 @@ import OnCallStore
 public enum Drift {
     /// Compares two snapshots. Pure: the result depends only on the arguments.
     ///
-    /// Schedules and policies are matched by ID. Time-dependent changes (on call, overrides, gaps) are
+    /// Schedules and policies are matched by ID (a schedule upgraded in place to shift-based keeps its
+    /// id, so it is one schedule with a `kindChange`). Time-dependent changes (on call, overrides, gaps) are
     /// compared inside the overlap of the two windows only. Runs in O(n log n) in the number of rows.
     public static func diff(from old: SnapshotContents, to new: SnapshotContents) -> DriftReport {
         let window = overlap(old.info, new.info)
@@ -14,11 +15,11 @@ public enum Drift {
 
         var schedules: [DriftReport.ScheduleDrift] = []
         for schedule in old.schedules where newIndex.schedules[schedule.id] == nil {
-            schedules.append(DriftReport.ScheduleDrift(id: schedule.id, name: schedule.name, timeZone: schedule.timeZone, status: .removed))
+            schedules.append(DriftReport.ScheduleDrift(id: schedule.id, name: schedule.name, timeZone: schedule.timeZone, kind: schedule.kind, status: .removed))
         }
         for schedule in new.schedules {
             guard let before = oldIndex.schedules[schedule.id] else {
-                schedules.append(DriftReport.ScheduleDrift(id: schedule.id, name: schedule.name, timeZone: schedule.timeZone, status: .added))
+                schedules.append(DriftReport.ScheduleDrift(id: schedule.id, name: schedule.name, timeZone: schedule.timeZone, kind: schedule.kind, status: .added))
                 continue
             }
             let drift = compare(before, schedule, old: oldIndex, new: newIndex, window: window)
@@ -64,9 +65,11 @@ public enum Drift {
     private static func compare(
         _ before: Schedule, _ after: Schedule, old: SnapshotIndex, new: SnapshotIndex, window: DriftReport.Interval?
     ) -> DriftReport.ScheduleDrift {
-        var drift = DriftReport.ScheduleDrift(id: after.id, name: after.name, timeZone: after.timeZone, status: .changed)
+        var drift = DriftReport.ScheduleDrift(id: after.id, name: after.name, timeZone: after.timeZone, kind: after.kind, status: .changed)
         if before.name != after.name { drift.rename = .init(from: before.name, to: after.name) }
         if before.timeZone != after.timeZone { drift.timeZoneChange = .init(from: before.timeZone, to: after.timeZone) }
+        // Upgraded in place: the same schedule, so its roster is compared as usual.
+        if before.kind != after.kind { drift.kindChange = .init(from: before.kind, to: after.kind) }
 
         let membersBefore = old.members[after.id] ?? []
         let membersAfter = new.members[after.id] ?? []

@@ -1,4 +1,5 @@
 import Foundation
+import OnCallStore
 
 /// The output formats of `shiftgate drift`.
 public enum DriftFormat: String, CaseIterable, Sendable {
@@ -155,6 +156,7 @@ extension DriftReport.ScheduleDrift {
         var labels: [String] = []
         if rename != nil { labels.append("renamed") }
         if timeZoneChange != nil { labels.append("time zone changed") }
+        if let kindChange { labels.append(kindChange.to == .shiftBased ? "upgraded to shift-based" : "now layer-based") }
         if !membersJoined.isEmpty || !membersLeft.isEmpty { labels.append("members changed") }
         if !onCallChanges.isEmpty { labels.append("on call changed") }
         if !overridesAdded.isEmpty || !overridesRemoved.isEmpty { labels.append("overrides changed") }
@@ -162,6 +164,21 @@ extension DriftReport.ScheduleDrift {
         if !gapsClosed.isEmpty { labels.append("gaps closed") }
         return labels
     }
+}
+
+extension ScheduleKind {
+    /// "layer-based", "shift-based (v3)".
+    var display: String {
+        switch self {
+        case .layerBased: "layer-based"
+        case .shiftBased: "shift-based (v3)"
+        }
+    }
+}
+
+extension DriftReport.Change<ScheduleKind> {
+    /// `layer-based → shift-based (v3), same id`.
+    var display: String { "\(from.display) → \(to.display), same id" }
 }
 
 extension DriftReport.PolicyDrift {

@@ -10,8 +10,10 @@ import OnCallStore
 /// The report is plain data: render it with `Drift.render(_:as:)`. Its JSON form is documented in
 /// `DRIFT-JSON.md` beside this file; `formatVersion` changes whenever that shape changes incompatibly.
 public struct DriftReport: Codable, Sendable, Equatable {
-    /// The version of the JSON shape, written as `formatVersion`.
-    public static let formatVersion = 1
+    /// The version of the JSON shape, written as `formatVersion`. 2: schedules carry their `kind`
+    /// (layer-based or shift-based) and `kindChange`, and each side of an on-call change is a set of
+    /// any size (shift-based schedules put several people on call at once).
+    public static let formatVersion = 2
 
     /// The older snapshot.
     public var from: SnapshotSummary
@@ -132,9 +134,13 @@ extension DriftReport {
         public var name: String
         /// The time zone in the newer snapshot (the older one for a removed schedule); times are shown in it.
         public var timeZone: String
+        /// The kind in the newer snapshot (the older one for a removed schedule).
+        public var kind: ScheduleKind
         public var status: Status
         public var rename: Change<String>?
         public var timeZoneChange: Change<String>?
+        /// Set when the schedule changed kind under the same id: upgraded in place to shift-based.
+        public var kindChange: Change<ScheduleKind>?
         /// Users newly listed as members of the schedule, sorted by name.
         public var membersJoined: [Person]
         /// Users no longer listed as members of the schedule, sorted by name.
@@ -154,8 +160,8 @@ extension DriftReport {
         public var timeline: Timeline?
 
         public init(
-            id: String, name: String, timeZone: String, status: Status,
-            rename: Change<String>? = nil, timeZoneChange: Change<String>? = nil,
+            id: String, name: String, timeZone: String, kind: ScheduleKind = .layerBased, status: Status,
+            rename: Change<String>? = nil, timeZoneChange: Change<String>? = nil, kindChange: Change<ScheduleKind>? = nil,
             membersJoined: [Person] = [], membersLeft: [Person] = [],
             onCallChanges: [OnCallChange] = [], overridesAdded: [OverrideEntry] = [], overridesRemoved: [OverrideEntry] = [],
             gapsOpened: [Interval] = [], gapsClosed: [Interval] = [], timeline: Timeline? = nil
@@ -163,9 +169,11 @@ extension DriftReport {
             self.id = id
             self.name = name
             self.timeZone = timeZone
+            self.kind = kind
             self.status = status
             self.rename = rename
             self.timeZoneChange = timeZoneChange
+            self.kindChange = kindChange
             self.membersJoined = membersJoined
             self.membersLeft = membersLeft
             self.onCallChanges = onCallChanges
@@ -178,15 +186,15 @@ extension DriftReport {
 
         /// True when the schedule exists in both snapshots and nothing about it changed.
         var hasNoChanges: Bool {
-            status == .changed && rename == nil && timeZoneChange == nil && membersJoined.isEmpty && membersLeft.isEmpty
+            status == .changed && rename == nil && timeZoneChange == nil && kindChange == nil && membersJoined.isEmpty && membersLeft.isEmpty
                 && onCallChanges.isEmpty && overridesAdded.isEmpty && overridesRemoved.isEmpty
                 && gapsOpened.isEmpty && gapsClosed.isEmpty
         }
     }
 
-    /// A period [start, end) in which the people on call differ. An empty list means nobody was on call.
-    /// PagerDuty's final schedule has one person at a time, but overlapping shifts are kept rather than
-    /// silently dropped, so each side is a list (sorted by ID).
+    /// A period [start, end) in which the people on call differ. Each side is the set of people on call
+    /// (sorted by ID): one person in a layer-based schedule, any number in a shift-based one, none for
+    /// a gap.
     public struct OnCallChange: Codable, Sendable, Equatable {
         public var start: Date
         public var end: Date
@@ -353,7 +361,7 @@ extension DriftReport {
 
 extension DriftReport.ScheduleDrift {
     private enum CodingKeys: String, CodingKey {
-        case id, name, timeZone, status, rename, timeZoneChange, membersJoined, membersLeft
+        case id, name, timeZone, kind, status, rename, timeZoneChange, kindChange, membersJoined, membersLeft
         case onCallChanges, overridesAdded, overridesRemoved, gapsOpened, gapsClosed, timeline
     }
 
@@ -362,9 +370,11 @@ extension DriftReport.ScheduleDrift {
         try container.encode(id, forKey: .id)
         try container.encode(name, forKey: .name)
         try container.encode(timeZone, forKey: .timeZone)
+        try container.encode(kind, forKey: .kind)
         try container.encode(status, forKey: .status)
         try container.encode(rename, forKey: .rename)
         try container.encode(timeZoneChange, forKey: .timeZoneChange)
+        try container.encode(kindChange, forKey: .kindChange)
         try container.encode(membersJoined, forKey: .membersJoined)
         try container.encode(membersLeft, forKey: .membersLeft)
         try container.encode(onCallChanges, forKey: .onCallChanges)

@@ -77,6 +77,7 @@ struct HTMLRenderer {
         var facts: [(String, [String])] = []
         if let rename = schedule.rename { facts.append(("Renamed", ["\(escape(rename.from)) → \(escape(rename.to))"])) }
         if let change = schedule.timeZoneChange { facts.append(("Time zone", ["\(escape(change.from)) → \(escape(change.to))"])) }
+        if let change = schedule.kindChange { facts.append(("Kind", [escape(change.display)])) }
         if !schedule.membersJoined.isEmpty { facts.append(("Members joined", schedule.membersJoined.map(personHTML))) }
         if !schedule.membersLeft.isEmpty { facts.append(("Members left", schedule.membersLeft.map(personHTML))) }
         if !schedule.gapsOpened.isEmpty {

@@ -50,6 +50,9 @@ struct MarkdownRenderer {
         if let change = schedule.timeZoneChange {
             lines.append("- **Time zone:** \(Self.escape(change.from)) → \(Self.escape(change.to))")
         }
+        if let change = schedule.kindChange {
+            lines.append("- **Kind:** \(Self.escape(change.display))")
+        }
         list("Members joined", schedule.membersJoined.map(Self.person))
         list("Members left", schedule.membersLeft.map(Self.person))
         list("On call changed", schedule.onCallChanges.map {

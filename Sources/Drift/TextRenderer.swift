@@ -43,6 +43,7 @@ struct TextRenderer {
         }
         if let rename = schedule.rename { row("renamed", "\(rename.from) → \(rename.to)") }
         if let change = schedule.timeZoneChange { row("time zone", "\(change.from) → \(change.to)") }
+        if let change = schedule.kindChange { row("kind", change.display) }
         rows("joined", schedule.membersJoined.map(\.display))
         rows("left", schedule.membersLeft.map(\.display))
         for change in schedule.onCallChanges {

@@ -110,13 +110,13 @@ import Testing
         let json = Drift.render(Self.sample(), as: .json)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect(object.keys.sorted() == ["comparedWindow", "escalationPolicies", "formatVersion", "from", "isEmpty", "schedules", "summary", "to"])
-        #expect(object["formatVersion"] as? Int == 1)
+        #expect(object["formatVersion"] as? Int == 2)
         #expect(object["isEmpty"] as? Bool == false)
         #expect(json.contains("\"start\" : \"2026-11-25T14:00:00Z\""))
         let schedules = try #require(object["schedules"] as? [[String: Any]])
         let billing = try #require(schedules.first { $0["id"] as? String == "PSBILL" })
         #expect(billing.keys.sorted() == [
-            "gapsClosed", "gapsOpened", "id", "membersJoined", "membersLeft", "name", "onCallChanges",
+            "gapsClosed", "gapsOpened", "id", "kind", "kindChange", "membersJoined", "membersLeft", "name", "onCallChanges",
             "overridesAdded", "overridesRemoved", "rename", "status", "timeZone", "timeZoneChange", "timeline",
         ])
         #expect(billing["rename"] is NSNull)
@@ -135,6 +135,7 @@ import Testing
         let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
         let example = try Drift.decodeJSON(Data(text[start.upperBound..<end.lowerBound].utf8))
         #expect(example.schedules.first?.onCallChanges.count == 2)
+        #expect(example.schedules.first?.kindChange == .init(from: .layerBased, to: .shiftBased))
         #expect(example.escalationPolicies.first?.levelsAdded.first?.targets.first?.name == "Ada Lovelace")
 
         // For every kind of object both contain (by path), the example shows the same keys as the encoder.
@@ -161,7 +162,7 @@ import Testing
     }
 
     @Test func jsonFromAnotherFormatVersionIsRefused() throws {
-        let json = Drift.render(Self.emptyReport(), as: .json).replacingOccurrences(of: "\"formatVersion\" : 1", with: "\"formatVersion\" : 2")
+        let json = Drift.render(Self.emptyReport(), as: .json).replacingOccurrences(of: "\"formatVersion\" : 2", with: "\"formatVersion\" : 3")
         #expect(throws: DecodingError.self) { try Drift.decodeJSON(Data(json.utf8)) }
     }
 
