@@ -8,7 +8,10 @@ public struct OnCallIndex: Sendable {
     public let snapshot: SnapshotInfo
     public let policy: ApprovalPolicy
     let usersByEmail: [String: User]
+    let usersById: [String: User]
     let shiftsByUser: [String: [Shift]]
+    /// Every schedule's shifts (allowed or not), sorted by start: who is on call there, as a set.
+    let shiftsBySchedule: [String: [Shift]]
     let schedulesById: [String: Schedule]
     /// Allow-list entries that matched no schedule of the snapshot (worth a warning at load).
     public let unmatchedAllowList: [String]
@@ -18,8 +21,13 @@ public struct OnCallIndex: Sendable {
         snapshot = contents.info
         self.policy = policy
         var users: [String: User] = [:]
-        for user in contents.users { users[user.email.emailMatchKey] = user }
+        var byId: [String: User] = [:]
+        for user in contents.users {
+            users[user.email.emailMatchKey] = user
+            byId[user.id] = user
+        }
         usersByEmail = users
+        usersById = byId
         var schedules: [String: Schedule] = [:]
         for schedule in contents.schedules { schedules[schedule.id] = schedule }
         schedulesById = schedules
@@ -43,11 +51,15 @@ public struct OnCallIndex: Sendable {
         unmatchedAllowList = unmatched
 
         var byUser: [String: [Shift]] = [:]
-        for shift in contents.shifts where allowed.contains(shift.scheduleId) {
-            byUser[shift.userId, default: []].append(shift)
+        var bySchedule: [String: [Shift]] = [:]
+        for shift in contents.shifts {
+            bySchedule[shift.scheduleId, default: []].append(shift)
+            if allowed.contains(shift.scheduleId) { byUser[shift.userId, default: []].append(shift) }
         }
         for key in byUser.keys { byUser[key]!.sort { $0.start < $1.start } }
+        for key in bySchedule.keys { bySchedule[key]!.sort { $0.start < $1.start } }
         shiftsByUser = byUser
+        shiftsBySchedule = bySchedule
     }
 
     public func user(email: String) -> User? {
@@ -56,6 +68,39 @@ public struct OnCallIndex: Sendable {
 
     public func schedule(id: String) -> Schedule? {
         schedulesById[id]
+    }
+
+    /// The schedule with this id, or else the one with this name (case-sensitive, as the allow-list
+    /// matches names). Nil when none, or when several schedules share the name.
+    public func schedule(idOrName: String) -> Schedule? {
+        if let schedule = schedulesById[idOrName] { return schedule }
+        let named = schedulesById.values.filter { $0.name == idOrName }
+        return named.count == 1 ? named[0] : nil
+    }
+
+    /// Everyone on call in a schedule at `instant`: a set, since a shift-based schedule can have
+    /// several people on call at once. Each comes with the end of their own continuous stretch in
+    /// that schedule. Sorted by name, then id.
+    public func onCall(scheduleId: String, at instant: Date) -> [OnCallPerson] {
+        guard let shifts = shiftsBySchedule[scheduleId] else { return [] }
+        var stretchEnds: [String: Date] = [:]
+        for shift in shifts where shift.start <= instant && instant < shift.end {
+            stretchEnds[shift.userId] = max(stretchEnds[shift.userId] ?? shift.end, shift.end)
+        }
+        // Back-to-back or overlapping shifts of the same person in this schedule extend the stretch.
+        for shift in shifts where stretchEnds[shift.userId] != nil {
+            if let end = stretchEnds[shift.userId], shift.start <= end, shift.end > end { stretchEnds[shift.userId] = shift.end }
+        }
+        return stretchEnds.map { userId, end in
+            OnCallPerson(userId: userId, user: usersById[userId], until: end)
+        }.sorted { ($0.user?.name ?? $0.userId, $0.userId) < ($1.user?.name ?? $1.userId, $1.userId) }
+    }
+
+    public struct OnCallPerson: Sendable, Equatable {
+        public var userId: String
+        /// Nil for an id the snapshot's user list lacks.
+        public var user: User?
+        public var until: Date
     }
 
     /// The user's continuous on-call stretch that overlaps [from, to): back-to-back or overlapping

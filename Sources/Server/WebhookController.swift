@@ -136,10 +136,16 @@ struct WebhookController {
     }
 
     func lookup(_ request: Request) -> Response {
-        guard let email = request.uri.queryParameters["email"].map(String.init)?.removingPercentEncoding ?? request.uri.queryParameters["email"].map(String.init),
-              !email.isEmpty else {
+        func parameter(_ name: String) -> String? {
+            guard let raw = request.uri.queryParameters[Substring(name)].map(String.init) else { return nil }
+            let value = raw.removingPercentEncoding ?? raw
+            return value.isEmpty ? nil : value
+        }
+        let email = parameter("email")
+        let scheduleKey = parameter("schedule")
+        guard email != nil || scheduleKey != nil else {
             metrics.request(route: "/v1/oncall", outcome: "bad_request")
-            return jsonResponse(status: .badRequest, body: ["error": .string("pass ?email=")])
+            return jsonResponse(status: .badRequest, body: ["error": .string("pass ?email=ADDRESS or ?schedule=ID_OR_NAME")])
         }
         let now = clock()
         let (index, unavailable) = roster.usable(now: now, maxStaleness: configuration.maxStaleness)
@@ -149,9 +155,13 @@ struct WebhookController {
             case .noSnapshot: "no complete snapshot in the cache"
             case .stale(let age, let limit): "the cache is \(Int(age))s old, over the \(Int(limit))s limit"
             }
-            return jsonResponse(status: .serviceUnavailable, body: ["email": .string(email), "on_call": .bool(false), "error": .string(reason)])
+            var body: [String: JSONValue] = ["on_call": email != nil ? .bool(false) : .array([]), "error": .string(reason)]
+            if let email { body["email"] = .string(email) }
+            if let scheduleKey { body["schedule"] = .string(scheduleKey) }
+            return jsonResponse(status: .serviceUnavailable, body: body)
         }
         guard let index else { return jsonResponse(status: .serviceUnavailable, body: ["error": .string("no snapshot")]) }
+        guard let email else { return scheduleLookup(scheduleKey ?? "", index: index, now: now) }
         let decision = Decider.decide(email: email, requestedDuration: nil, now: now, index: index)
         metrics.request(route: "/v1/oncall", outcome: "ok")
         var body: [String: JSONValue] = [
@@ -169,6 +179,34 @@ struct WebhookController {
         if let end = decision.stretchEnd { body["until"] = .string(IndentTime.format(end)) }
         if let seconds = decision.grantedSeconds { body["would_grant"] = .string(GoDuration.format(seconds: seconds)) }
         return jsonResponse(body: body)
+    }
+
+    /// Everyone on call in one schedule now: a set, each with the end of their own stretch there.
+    func scheduleLookup(_ key: String, index: OnCallIndex, now: Date) -> Response {
+        guard let schedule = index.schedule(idOrName: key) else {
+            metrics.request(route: "/v1/oncall", outcome: "not_found")
+            return jsonResponse(status: .notFound, body: [
+                "schedule": .string(key), "error": .string("no schedule with this id or name in snapshot \(index.snapshot.id)"),
+            ])
+        }
+        metrics.request(route: "/v1/oncall", outcome: "ok")
+        let people = index.onCall(scheduleId: schedule.id, at: now)
+        return jsonResponse(body: [
+            "schedule": .object([
+                "id": .string(schedule.id), "name": .string(schedule.name), "kind": .string(schedule.kind.rawValue),
+                "time_zone": .string(schedule.timeZone),
+            ]),
+            "at": .string(IndentTime.format(now)),
+            "on_call": .array(people.map { person in
+                .object([
+                    "id": .string(person.userId), "name": .string(person.user?.name ?? person.userId),
+                    "email": .string(person.user?.email ?? ""), "until": .string(IndentTime.format(person.until)),
+                ])
+            }),
+            "allowed": .bool(index.allowedScheduleIds.contains(schedule.id)),
+            "snapshot_id": .number(Double(index.snapshot.id)),
+            "snapshot_age_seconds": .number(now.timeIntervalSince(index.snapshot.finishedAt).rounded()),
+        ])
     }
 
     func readiness() -> Response {

@@ -7,21 +7,28 @@ import PagerDuty
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Decide offline whether EMAIL is on call, as the webhook would.",
+        abstract: "Decide offline whether EMAIL is on call, as the webhook would; or list who is on call in a schedule.",
         discussion: """
-            Uses the same AUTO_APPROVAL_* variables as `serve`.
+            Uses the same AUTO_APPROVAL_* variables as `serve`. With --schedule instead of EMAIL, lists
+            everyone on call in that schedule (by id or name) at the time: a set, since a shift-based
+            schedule can have several people on call at once.
 
             Examples:
               shiftgate check jane@example.com
               shiftgate check jane@example.com --at 2026-11-26T09:00:00Z
-            Exit codes: 0 on call; 1 not on call; 2 cannot decide (no snapshot, or stale with --max-staleness).
+              shiftgate check --schedule Primary        # or its id; quote names with spaces
+            Exit codes: 0 on call (with --schedule: someone is); 1 not on call (nobody is);
+            2 cannot decide (no snapshot, or stale with --max-staleness; an unknown schedule).
             """
     )
 
     @OptionGroup var common: DatabaseOptions
 
     @Argument(help: "The requester's email (matched case-insensitively).")
-    var email: String
+    var email: String?
+
+    @Option(help: ArgumentHelp("List everyone on call in this schedule (id or name) instead.", valueName: "schedule"))
+    var schedule: String?
 
     @Option(help: ArgumentHelp("Decide as of this time (RFC 3339) instead of now.", valueName: "time"))
     var at: String?
@@ -33,6 +40,7 @@ struct CheckCommand: AsyncParsableCommand {
     var format: OutputFormat = .text
 
     func validate() throws {
+        if (email == nil) == (schedule == nil) { throw ValidationError("give either EMAIL or --schedule") }
         if let at, IndentTime.parse(at) == nil { throw ValidationError("--at: '\(at)' is not an RFC 3339 time such as 2026-11-26T09:00:00Z") }
     }
 
@@ -59,6 +67,9 @@ struct CheckCommand: AsyncParsableCommand {
             throw fail("the cache is \(CLIDuration(seconds: age.rounded())) old, over --max-staleness \(maxStaleness)", code: ShiftgateExit.cannotDecide)
         }
         let index = OnCallIndex(contents, policy: policy)
+        guard let email else {
+            return try listSchedule(schedule ?? "", index: index, now: now, age: age)
+        }
         let decision = Decider.decide(email: email, requestedDuration: nil, now: now, index: index)
         switch format {
         case .json:
@@ -93,6 +104,46 @@ struct CheckCommand: AsyncParsableCommand {
             print("  decided at:  \(PagerDutyDate.format(now)) from snapshot \(contents.info.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
         }
         if !decision.isApproved { throw ShiftgateExit.notOnCall }
+    }
+}
+
+extension CheckCommand {
+    /// `--schedule`: everyone on call there at `now`, each to the end of their own stretch.
+    func listSchedule(_ key: String, index: OnCallIndex, now: Date, age: TimeInterval) throws {
+        guard let found = index.schedule(idOrName: key) else {
+            throw fail("no schedule with the id or name '\(key)' in snapshot \(index.snapshot.id)", code: ShiftgateExit.cannotDecide)
+        }
+        let people = index.onCall(scheduleId: found.id, at: now)
+        switch format {
+        case .json:
+            struct Person: Encodable {
+                var id: String
+                var name: String
+                var email: String
+                var until: String
+            }
+            struct Output: Encodable {
+                var schedule: [String: String]
+                var onCall: [Person]
+                var allowed: Bool
+                var at: String
+                var snapshotId: Int64
+            }
+            print(try encodeJSON(Output(
+                schedule: ["id": found.id, "name": found.name, "kind": found.kind.rawValue, "time_zone": found.timeZone],
+                onCall: people.map { Person(id: $0.userId, name: $0.user?.name ?? $0.userId, email: $0.user?.email ?? "", until: IndentTime.format($0.until)) },
+                allowed: index.allowedScheduleIds.contains(found.id), at: IndentTime.format(now), snapshotId: index.snapshot.id)))
+        case .text:
+            let kind = found.kind == .shiftBased ? "shift-based" : "layer-based"
+            print("\(found.name) (\(found.id), \(kind), \(found.timeZone)): \(people.isEmpty ? "nobody on call" : "\(people.count) on call")")
+            for person in people {
+                let who = person.user.map { "\($0.name) <\($0.email)>" } ?? person.userId
+                print("  \(who) until \(PagerDutyDate.format(person.until))")
+            }
+            if !index.allowedScheduleIds.contains(found.id) { print("  (not a schedule AUTO_APPROVAL_* allows: nobody here is approved through it)") }
+            print("  at \(PagerDutyDate.format(now)) from snapshot \(index.snapshot.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
+        }
+        if people.isEmpty { throw ShiftgateExit.notOnCall }
     }
 }
 

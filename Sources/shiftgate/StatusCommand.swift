@@ -65,7 +65,7 @@ struct StatusCommand: AsyncParsableCommand {
             if let current, let age {
                 print("current:        snapshot \(current.id), finished \(PagerDutyDate.format(current.finishedAt)) (\(CLIDuration(seconds: Double(age))) ago)\(stale ? ", STALE" : "")")
                 print("window:         \(PagerDutyDate.format(current.windowStart)) → \(PagerDutyDate.format(current.windowEnd))")
-                print("counts:         \(current.userCount) users, \(current.scheduleCount) schedules, \(current.shiftCount) shifts, \(current.policyCount) escalation policies, \(current.onCallCount) on-call entries")
+                print("counts:         \(current.userCount) users, \(current.scheduleCount) schedules (\(current.shiftBasedScheduleCount) shift-based), \(current.shiftCount) shifts, \(current.policyCount) escalation policies, \(current.onCallCount) on-call entries")
                 print("api:            \(current.apiRequests) requests, \(current.rateLimited) answered 429")
             } else {
                 print("current:        none (no sync has completed)")
@@ -91,6 +91,7 @@ struct SnapshotInfoJSON: Encodable {
     var windowEnd: String
     var users: Int
     var schedules: Int
+    var shiftBasedSchedules: Int
     var shifts: Int
     var escalationPolicies: Int
     var onCallEntries: Int
@@ -105,6 +106,7 @@ struct SnapshotInfoJSON: Encodable {
         windowEnd = PagerDutyDate.format(info.windowEnd)
         users = info.userCount
         schedules = info.scheduleCount
+        shiftBasedSchedules = info.shiftBasedScheduleCount
         shifts = info.shiftCount
         escalationPolicies = info.policyCount
         onCallEntries = info.onCallCount

@@ -142,7 +142,7 @@ struct SyncCommand: AsyncParsableCommand {
             if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
             if !quiet {
                 let seconds = Date().timeIntervalSince(started)
-                print("synced snapshot \(info.id): \(info.userCount) users, \(info.scheduleCount) schedules, \(info.shiftCount) shifts, "
+                print("synced snapshot \(info.id): \(info.userCount) users, \(info.scheduleCount) schedules (\(info.shiftBasedScheduleCount) shift-based), \(info.shiftCount) shifts, "
                       + "\(info.policyCount) escalation policies, \(info.onCallCount) on-call entries; "
                       + "\(info.apiRequests) API requests, \(info.rateLimited) answered 429; \(String(format: "%.1f", seconds))s")
             }
