@@ -19,7 +19,7 @@ database=$work/cache.sqlite
 simulator_port=18091
 serve_port=18092
 
-$bin/pagerduty-simulator --port $simulator_port --users 10000 --schedules 1000 --seed 7 \
+$bin/pagerduty-simulator --port $simulator_port --users 10000 --schedules 1000 --seed 7 --v3-share 0 \
     --rate-limit 100000000 --api-key bench-key >/dev/null 2>&1 &
 simulator=$!
 trap 'kill $simulator ${server:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT

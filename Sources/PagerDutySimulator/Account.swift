@@ -287,6 +287,11 @@ public struct SimulatedOverride: Codable, Sendable, Hashable {
     public var userId: String
     /// Shift-based schedules only: the rotation or the custom shift whose member this override
     /// replaces (one of the two), and that member (nil: it fills that source's empty slots).
+    ///
+    /// Within the override's window the member is replaced wherever that source has them, as the
+    /// overrides listed before this one left it (`renderShifts` applies them in list order). A nil
+    /// member on a rotation also fills the times the rotation has nobody at all, which is how an
+    /// override of a layer-based schedule's gap survives an upgrade in place.
     public var rotationId: String?
     public var customShiftId: String?
     public var overriddenUserId: String?

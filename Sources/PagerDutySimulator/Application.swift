@@ -3,8 +3,9 @@ import Hummingbird
 import Logging
 import PagerDuty
 
-/// Builds the simulator's HTTP application: PagerDuty's REST API v2 routes (behind the gate that
-/// counts, rate-limits, authenticates and injects faults) and the `/_simulator/…` admin routes.
+/// Builds the simulator's HTTP application: PagerDuty's REST API v2 routes and its shift-based
+/// schedules ("v3") routes (behind the gate that counts, rate-limits, authenticates and injects
+/// faults) and the `/_simulator/…` admin routes.
 ///
 /// `onServerRunning` receives the port actually bound, which matters with `port: 0`.
 /// Logs go to `logger`, by default at `warning` (or `LOG_LEVEL`), so tests stay quiet.
@@ -35,8 +36,8 @@ public func buildSimulatorApplication(
 
 /// Everything PagerDuty does before a route answers, in its order: count the request, apply
 /// latency, charge the key's rate-limit window (429), check the key (401), inject faults; then
-/// answer every error in PagerDuty's body and stamp the rate-limit headers on every reply.
-/// `/_simulator/…` passes straight through.
+/// answer every error in PagerDuty's body, edit good bodies as the faults say, and stamp the
+/// rate-limit headers on every reply. `/_simulator/…` passes straight through.
 struct PagerDutyGate: RouterMiddleware {
     typealias Context = BasicRequestContext
     let simulator: PagerDutySimulator
@@ -71,6 +72,9 @@ struct PagerDutyGate: RouterMiddleware {
                 response = try await next(request, context)
             } catch {
                 response = Self.errorResponse(Self.pagerDutyError(for: error))
+            }
+            if !admission.bodyEdits.isEmpty, response.status == .ok {
+                response = await Self.edited(response, with: admission.bodyEdits)
             }
             if admission.verdict == .truncated, response.status == .ok {
                 response = await Self.truncated(response)
@@ -124,6 +128,12 @@ struct PagerDutyGate: RouterMiddleware {
             return "/\(parts[0])/{id}"
         case (3, "schedules"?) where parts[2] == "users" || parts[2] == "overrides":
             return "/schedules/{id}/\(parts[2])"
+        case (2, "v3"?) where parts[1] == "schedules":
+            return "/v3/schedules"
+        case (3, "v3"?) where parts[1] == "schedules":
+            return "/v3/schedules/{id}"
+        case (4, "v3"?) where parts[1] == "schedules" && (parts[3] == "overrides" || parts[3] == "custom_shifts"):
+            return "/v3/schedules/{id}/\(parts[3])"
         default:
             return path
         }
@@ -148,17 +158,35 @@ struct PagerDutyGate: RouterMiddleware {
 
     /// The same response with only the first half of its body.
     static func truncated(_ response: Response) async -> Response {
+        guard var buffer = await body(of: response) else { return response }
+        let half = buffer.readSlice(length: buffer.readableBytes / 2) ?? ByteBuffer()
+        return replacingBody(of: response, with: half)
+    }
+
+    /// The same response with every edit's `find` replaced in its body.
+    static func edited(_ response: Response, with edits: [BodyEdit]) async -> Response {
+        guard let buffer = await body(of: response) else { return response }
+        var text = String(buffer: buffer)
+        for edit in edits {
+            text = text.replacingOccurrences(of: edit.find, with: edit.replace)
+        }
+        return replacingBody(of: response, with: ByteBuffer(string: text))
+    }
+
+    private static func body(of response: Response) async -> ByteBuffer? {
         let sink = BodySink()
         do {
             try await response.body.write(CollectingWriter(sink: sink))
         } catch {
-            return response
+            return nil
         }
-        var buffer = sink.buffer
-        let half = buffer.readSlice(length: buffer.readableBytes / 2) ?? ByteBuffer()
+        return sink.buffer
+    }
+
+    private static func replacingBody(of response: Response, with body: ByteBuffer) -> Response {
         var headers = response.headers
         headers[.contentLength] = nil
-        return Response(status: response.status, headers: headers, body: .init(byteBuffer: half))
+        return Response(status: response.status, headers: headers, body: .init(byteBuffer: body))
     }
 }
 
@@ -194,7 +222,8 @@ func jsonResponse(bytes: some Collection<UInt8>, status: Int = 200) -> Response 
 
 // MARK: PagerDuty's routes
 
-/// `GET` routes of PagerDuty's REST API v2 that Shiftgate uses, answered from the account.
+/// `GET` routes of PagerDuty's REST API v2 that Shiftgate uses, answered from the account; the v3
+/// schedule routes are in V3Routes.swift.
 struct PagerDutyRoutes: Sendable {
     let simulator: PagerDutySimulator
 
@@ -210,15 +239,16 @@ struct PagerDutyRoutes: Sendable {
         router.get("oncalls") { request, _ in try self.onCalls(request) }
         router.get("escalation_policies") { request, _ in try self.listEscalationPolicies(request) }
         router.get("teams") { request, _ in try self.listTeams(request) }
+        addV3(to: router)
     }
 
-    private struct Context {
+    struct Context {
         let query: QueryParameters
         let index: AccountIndex
         let wire: WireRenderer
     }
 
-    private func context(_ request: Request) throws -> Context {
+    func context(_ request: Request) throws -> Context {
         let query = try QueryParameters(request.uri.query)
         let index = simulator.index
         let apiBase = request.head.authority.map { "http://\($0)" } ?? "https://api.pagerduty.com"
@@ -253,7 +283,7 @@ struct PagerDutyRoutes: Sendable {
         let page = try Pagination(context.query)
         let includeLayers = try context.query.values("include").contains("schedule_layers")
         let text = context.query.value("query")
-        let schedules = context.index.schedules.filter { Self.matches(text, $0.name) }
+        let schedules = context.index.layerBasedSchedules.filter { Self.matches(text, $0.name) }
         return jsonResponse(page.reply("schedules", schedules) { context.wire.scheduleListItem($0, includeLayers: includeLayers) })
     }
 
@@ -262,9 +292,22 @@ struct PagerDutyRoutes: Sendable {
         return schedule
     }
 
+    /// A schedule v2 can show: a shift-based one is PagerDuty's 400 pointing to v3 (or, with the
+    /// `v2DetailOfShiftBasedAnswers404` variant and `detail`, a 404).
+    private func layerBasedSchedule(_ id: String, in index: AccountIndex, detail: Bool) throws -> SimulatedSchedule {
+        let schedule = try knownSchedule(id, in: index)
+        guard schedule.kind == .layerBased else {
+            if detail, simulator.options.variants.v2DetailOfShiftBasedAnswers404 {
+                throw APIError.notFound("Schedule \(id) not found.")
+            }
+            throw APIError.shiftBasedOnV2
+        }
+        return schedule
+    }
+
     func schedule(_ request: Request, id: String) throws -> Response {
         let context = try context(request)
-        let schedule = try knownSchedule(id, in: context.index)
+        let schedule = try layerBasedSchedule(id, in: context.index, detail: true)
         let now = simulator.now
         let window = try context.query.scheduleWindow(now: now)
         let zone = try context.query.timeZone(fallback: schedule.timeZone)
@@ -272,19 +315,21 @@ struct PagerDutyRoutes: Sendable {
         let rendered = schedule.render(since: window.since, until: window.until, overflow: overflow)
         var nextOnCall: (userId: String, entry: SimulatedEntry?)?
         if let userId = context.query.value("user_id") {
-            let ahead = schedule.render(since: now, until: now.addingTimeInterval(90 * 86_400), overflow: true)
-            nextOnCall = (userId, ahead.final.first { $0.userId == userId })
+            let ahead = schedule.onCallEntries(since: now, until: now.addingTimeInterval(90 * 86_400), overflow: true)
+            nextOnCall = (userId, ahead.first { $0.userId == userId })
         }
         let body = context.wire.scheduleDetail(schedule, rendered: rendered, zone: zone, nextOnCall: nextOnCall)
         return jsonResponse(.object([("schedule", body)]))
     }
 
     /// Users with time in the final schedule during the window, by id. Not paginated, as in PagerDuty.
+    /// Shift-based schedules answer too: PagerDuty was seen doing so (API-v3.md §4), though its
+    /// guide calls it unsupported.
     func scheduleUsers(_ request: Request, id: String) throws -> Response {
         let context = try context(request)
         let schedule = try knownSchedule(id, in: context.index)
         let window = try context.query.scheduleWindow(now: simulator.now)
-        let final = schedule.render(since: window.since, until: window.until).final
+        let final = schedule.onCallEntries(since: window.since, until: window.until)
         let userIds = Set(final.map(\.userId)).sorted()
         let users = userIds.compactMap { context.index.usersById[$0] }
         return jsonResponse(.object([("users", .array(users.map { context.wire.user($0, shape: .scheduleMember) }))]))
@@ -294,7 +339,7 @@ struct PagerDutyRoutes: Sendable {
     /// `overflow=true`. Not paginated, as in PagerDuty.
     func scheduleOverrides(_ request: Request, id: String) throws -> Response {
         let context = try context(request)
-        let schedule = try knownSchedule(id, in: context.index)
+        let schedule = try layerBasedSchedule(id, in: context.index, detail: false)
         guard let since = try context.query.date("since"), let until = try context.query.date("until") else {
             throw APIError.invalid("since and until are required")
         }
@@ -361,8 +406,8 @@ struct PagerDutyRoutes: Sendable {
 
 // MARK: Admin routes
 
-/// `/_simulator/…`: statistics, the account and the faults, for tests, the demo and benchmarks.
-/// No PagerDuty key, no rate limit, not counted.
+/// `/_simulator/…`: statistics, the account, the faults and upgrading a schedule in place, for
+/// tests, the demo and benchmarks. No PagerDuty key, no rate limit, not counted.
 struct SimulatorAdminRoutes: Sendable {
     let simulator: PagerDutySimulator
     static let largestAccount = 256 * 1024 * 1024
@@ -387,6 +432,19 @@ struct SimulatorAdminRoutes: Sendable {
             let faults: SimulatorFaults = try await Self.decoded(request)
             simulator.setFaults(faults)
             return try Self.encoded(simulator.faults)
+        }
+        group.post("schedules/:id/upgrade") { _, context in
+            let id = try context.parameters.require("id")
+            let upgraded: SimulatedSchedule
+            do throws(ScheduleUpgradeError) {
+                upgraded = try simulator.upgradeSchedule(id: id)
+            } catch {
+                switch error {
+                case .noSuchSchedule: throw APIError.notFound(error.description)
+                case .alreadyShiftBased: throw APIError.invalid(error.description)
+                }
+            }
+            return try Self.encoded(upgraded)
         }
     }
 

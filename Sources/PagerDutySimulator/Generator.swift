@@ -10,9 +10,25 @@ extension SimulatedAccount {
     /// - Members overlap from one schedule to the next, so many users are on several schedules.
     /// - Every fourth schedule has an override running at `now` and another the next day.
     /// - One escalation policy per four schedules: level 1 = one or two schedules, level 2 =
-    ///   one or two others, level 3 = a user directly.
+    ///   one or two others, level 3 = a user directly; targets of both kinds.
     /// - Emails are mixed case ("Alice.Nguyen@Example.com"); ids look like PagerDuty's (P + 6).
-    public static func generate(users userCount: Int, schedules scheduleCount: Int, seed: UInt64 = 1, now: Date = Date()) -> SimulatedAccount {
+    ///
+    /// `v3Share` (0…1) of the schedules are shift-based, spread evenly: schedule i is when
+    /// ⌊(i+1)·share⌋ > ⌊i·share⌋. Their members are chosen as for layer-based ones, and the n-th
+    /// shift-based schedule follows pattern n mod 4, so that every pattern appears whatever the share:
+    /// 0. a daily rotating rotation, plus a custom shift adding another member from now−1h to now+5h;
+    /// 1. a weekly rotating rotation whose members include an empty slot (explicit empty windows);
+    /// 2. a weekly around-the-clock rotation and a weekday business-hours one (09:00–17:00 local,
+    ///    daily rotating), two people at once in business hours;
+    /// 3. an every-member weekly event (the first two members together), with an override at now
+    ///    (starting 1 to 3 hours before, for 6 hours) and another tomorrow 18:00 for 12 hours, each
+    ///    replacing one of the pair.
+    /// The random numbers that shape layer-based schedules are drawn exactly as with no share (the
+    /// shift-based ones' own come from a second generator), so `v3Share: 0` gives the same account
+    /// as before shift-based schedules existed, and a layer-based schedule is the same at any share.
+    public static func generate(
+        users userCount: Int, schedules scheduleCount: Int, seed: UInt64 = 1, now: Date = Date(), v3Share: Double = 0
+    ) -> SimulatedAccount {
         var random = SplitMix64(seed: seed)
         var ids = IdentifierMaker()
         let userCount = max(userCount, 0)
@@ -45,6 +61,8 @@ extension SimulatedAccount {
             )
         }
 
+        let share = min(max(v3Share.isNaN ? 0 : v3Share, 0), 1)
+        var shiftBasedMade = 0
         var schedules: [SimulatedSchedule] = []
         for index in 0..<scheduleCount {
             let zone = zones[index % zones.count]
@@ -111,10 +129,29 @@ extension SimulatedAccount {
                 let tomorrow = calendar.date(byAdding: .hour, value: 18, to: calendar.startOfDay(for: anchor.addingTimeInterval(86_400)))!
                 overrides.append(SimulatedOverride(id: ids.make(&random), start: tomorrow, end: tomorrow.addingTimeInterval(12 * 3600), userId: memberIds.first ?? stand.id))
             }
+            let teamName = teams.isEmpty ? "On-call" : teams[index % teams.count].name
+            let teamIds = teams.isEmpty ? [] : [teams[index % teams.count].id]
+            if (Double(index + 1) * share).rounded(.down) > (Double(index) * share).rounded(.down) {
+                let pattern = shiftBasedMade % 4
+                shiftBasedMade += 1
+                var side = SplitMix64(seed: seed ^ (0x5348_4946_5442_4153 &+ UInt64(index)))
+                var schedule = SimulatedSchedule(
+                    id: id, name: "\(teamName) \(["Daily plus a shift", "Weekly with a gap", "Around the clock and business hours", "Pairs"][pattern]) \(index + 1)",
+                    timeZone: zone, description: "Generated shift-based schedule \(index + 1)", teamIds: teamIds, kind: .shiftBased
+                )
+                if !memberIds.isEmpty {
+                    Self.addShifts(
+                        pattern: pattern, to: &schedule, members: memberIds, users: users, calendar: calendar, midnight: midnight, anchor: anchor,
+                        random: &side, ids: &ids
+                    )
+                }
+                schedules.append(schedule)
+                continue
+            }
             schedules.append(SimulatedSchedule(
-                id: id, name: "\(teams.isEmpty ? "On-call" : teams[index % teams.count].name) \(["Daily", "Weekly", "Business hours", "Weekdays and weekends"][kind]) \(index + 1)",
+                id: id, name: "\(teamName) \(["Daily", "Weekly", "Business hours", "Weekdays and weekends"][kind]) \(index + 1)",
                 timeZone: zone, description: "Generated schedule \(index + 1)",
-                teamIds: teams.isEmpty ? [] : [teams[index % teams.count].id], layers: layers, overrides: overrides
+                teamIds: teamIds, layers: layers, overrides: overrides
             ))
         }
 
@@ -139,6 +176,62 @@ extension SimulatedAccount {
         }
 
         return SimulatedAccount(timeZone: "America/New_York", users: users, teams: teams, schedules: schedules, escalationPolicies: policies)
+    }
+
+    /// A shift-based schedule's rotations, custom shifts and overrides after `pattern` (see
+    /// `generate`); `midnight` is a local midnight some weeks back, `anchor` now's hour.
+    private static func addShifts(
+        pattern: Int, to schedule: inout SimulatedSchedule, members: [String], users: [SimulatedUser], calendar: Calendar,
+        midnight: Date, anchor: Date, random: inout SplitMix64, ids: inout IdentifierMaker
+    ) {
+        let day = 86_400
+        let week = 7 * day
+        let nine = calendar.date(byAdding: .hour, value: 9, to: midnight)!
+        let half = max(1, members.count / 2)
+        let secondHalf = members.dropFirst(half).isEmpty ? members : Array(members.dropFirst(half))
+        func rotation(_ name: String, start: Date, shift: Int, repeat period: Int? = nil, weekdays: [Int] = [],
+                      assignment: SimulatedRotationEvent.Assignment = .rotating, members: [String?]) -> SimulatedRotation {
+            SimulatedRotation(id: ids.make(&random), events: [SimulatedRotationEvent(
+                id: ids.make(&random), name: name, start: start, shiftSeconds: shift, repeatSeconds: period, weekdays: weekdays,
+                assignment: assignment, members: members
+            )])
+        }
+        switch pattern {
+        case 0:
+            let rotating = members.count >= 2 ? Array(members.dropLast()) : members
+            schedule.rotations = [rotation("Daily", start: midnight, shift: day, members: rotating)]
+            schedule.customShifts = [SimulatedCustomShift(
+                id: ids.make(&random), start: anchor.addingTimeInterval(-3600), end: anchor.addingTimeInterval(5 * 3600), userId: members.last
+            )]
+        case 1:
+            var slots: [String?] = members
+            slots.insert(nil, at: min(1, slots.count))
+            schedule.rotations = [rotation("Weekly", start: nine, shift: week, members: slots)]
+        case 2:
+            schedule.rotations = [
+                rotation("Around the clock", start: midnight, shift: week, members: Array(members.prefix(half))),
+                rotation("Business hours", start: nine, shift: 8 * 3600, repeat: day, weekdays: [1, 2, 3, 4, 5], members: secondHalf),
+            ]
+        default:
+            let pair = Array(members.prefix(2))
+            let pairRotation = rotation("Pairs", start: midnight, shift: week, assignment: .everyMember, members: pair)
+            schedule.rotations = [pairRotation]
+            // Someone outside the pair stands in, when there is anyone.
+            let first = Int(random.next(below: UInt64(users.count)))
+            let stand = (0..<users.count).lazy.map { users[(first + $0) % users.count].id }.first { !pair.contains($0) } ?? users[first].id
+            let start = anchor.addingTimeInterval(-Double(1 + random.next(below: 3)) * 3600)
+            let tomorrow = calendar.date(byAdding: .hour, value: 18, to: calendar.startOfDay(for: anchor.addingTimeInterval(86_400)))!
+            schedule.overrides = [
+                SimulatedOverride(
+                    id: ids.make(&random), start: start, end: start.addingTimeInterval(6 * 3600), userId: stand, rotationId: pairRotation.id,
+                    overriddenUserId: pair.last
+                ),
+                SimulatedOverride(
+                    id: ids.make(&random), start: tomorrow, end: tomorrow.addingTimeInterval(12 * 3600), userId: stand,
+                    rotationId: pairRotation.id, overriddenUserId: pair.first
+                ),
+            ]
+        }
     }
 
     /// A tiny hand-made account for unit tests. With `H` = `now` rounded down to the hour (UTC):
@@ -200,7 +293,77 @@ extension SimulatedAccount {
     }
 }
 
-/// The ids in `SimulatedAccount.small(now:)`, for tests to name.
+extension SimulatedAccount {
+    /// `small(now:)` plus a shift-based schedule and a policy over both kinds, for tests of v3. With
+    /// `H` = `now` rounded down to the hour (UTC), and handoffs on New York's wall clock (so near a
+    /// daylight-saving change they move by an hour against H):
+    ///
+    /// User Emeka Adeyemi `PEMEKA1` (Africa/Lagos) joins the four.
+    ///
+    /// - "Shifts" `PSHIFT1` (America/New_York), shift-based:
+    ///   - Rotation `PROT001`, event `PEVT001`: daily 24-hour shifts, rotating Alice, an empty slot,
+    ///     Bob: Alice H−10h…H+14h, empty H+14h…H+38h, Bob H+38h…H+62h, and so on both ways.
+    ///   - Rotation `PROT002`, event `PEVT002`: every day 8 hours, Chandra and Dana together:
+    ///     H−1h…H+7h, H+23h…H+31h, ….
+    ///   - Custom shift `PCUST01`: Emeka H+1h…H+3h, on top of the rotations.
+    ///   - Override `PORV001`: on `PROT002`, Bob instead of Dana H+4h…H+6h (Chandra stays).
+    ///   - Override `PORV002`: on `PCUST01`, Bob instead of Emeka H+2h…H+3h.
+    /// - Policy "Shifts" `PPOLCY2`: level 1 Shifts and Secondary (`PSCHED2`), level 2 Dana directly.
+    ///
+    /// So at `now`: Alice, Chandra and Dana through Shifts (Chandra also through Secondary); nobody
+    /// through Shifts H+14h…H+23h.
+    public static func smallWithShifts(now: Date = Date()) -> SimulatedAccount {
+        var account = small(now: now)
+        let hour = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
+        let h: TimeInterval = 3600
+        let day: TimeInterval = 86_400
+        account.users.append(SimulatedUser(
+            id: SmallAccountIDs.emeka, name: "Emeka Adeyemi", email: "Emeka.Adeyemi@Example.com", timeZone: "Africa/Lagos",
+            teamIds: [SmallAccountIDs.team]
+        ))
+        let shifts = SimulatedSchedule(
+            id: SmallAccountIDs.shifts, name: "Shifts", timeZone: "America/New_York", description: "Shift-based on-call",
+            teamIds: [SmallAccountIDs.team],
+            overrides: [
+                SimulatedOverride(
+                    id: SmallAccountIDs.rotationOverride, start: hour.addingTimeInterval(4 * h), end: hour.addingTimeInterval(6 * h),
+                    userId: SmallAccountIDs.bob, rotationId: SmallAccountIDs.pairRotation, overriddenUserId: SmallAccountIDs.dana
+                ),
+                SimulatedOverride(
+                    id: SmallAccountIDs.customShiftOverride, start: hour.addingTimeInterval(2 * h), end: hour.addingTimeInterval(3 * h),
+                    userId: SmallAccountIDs.bob, customShiftId: SmallAccountIDs.customShift, overriddenUserId: SmallAccountIDs.emeka
+                ),
+            ],
+            kind: .shiftBased,
+            rotations: [
+                SimulatedRotation(id: SmallAccountIDs.dailyRotation, events: [SimulatedRotationEvent(
+                    id: "PEVT001", name: "Daily", start: hour.addingTimeInterval(-10 * h - 9 * day), shiftSeconds: 86_400,
+                    members: [SmallAccountIDs.alice, nil, SmallAccountIDs.bob]
+                )]),
+                SimulatedRotation(id: SmallAccountIDs.pairRotation, events: [SimulatedRotationEvent(
+                    id: "PEVT002", name: "Pairs", start: hour.addingTimeInterval(-1 * h - 9 * day), shiftSeconds: 8 * 3600,
+                    repeatSeconds: 86_400, assignment: .everyMember, members: [SmallAccountIDs.chandra, SmallAccountIDs.dana]
+                )]),
+            ],
+            customShifts: [SimulatedCustomShift(
+                id: SmallAccountIDs.customShift, start: hour.addingTimeInterval(1 * h), end: hour.addingTimeInterval(3 * h), userId: SmallAccountIDs.emeka
+            )]
+        )
+        account.schedules.append(shifts)
+        account.escalationPolicies.append(SimulatedEscalationPolicy(
+            id: SmallAccountIDs.shiftsPolicy, name: "Shifts", numLoops: 0, teamIds: [SmallAccountIDs.team],
+            rules: [
+                SimulatedEscalationRule(id: "PRULE04", escalationDelayInMinutes: 15, targets: [
+                    .init(type: .schedule, id: SmallAccountIDs.shifts), .init(type: .schedule, id: SmallAccountIDs.secondary),
+                ]),
+                SimulatedEscalationRule(id: "PRULE05", escalationDelayInMinutes: 30, targets: [.init(type: .user, id: SmallAccountIDs.dana)]),
+            ]
+        ))
+        return account
+    }
+}
+
+/// The ids in `SimulatedAccount.small(now:)` and `smallWithShifts(now:)`, for tests to name.
 public enum SmallAccountIDs {
     public static let alice = "PALICE1"
     public static let bob = "PBOB001"
@@ -210,6 +373,15 @@ public enum SmallAccountIDs {
     public static let primary = "PSCHED1"
     public static let secondary = "PSCHED2"
     public static let policy = "PPOLCY1"
+    /// `smallWithShifts(now:)` only.
+    public static let emeka = "PEMEKA1"
+    public static let shifts = "PSHIFT1"
+    public static let dailyRotation = "PROT001"
+    public static let pairRotation = "PROT002"
+    public static let customShift = "PCUST01"
+    public static let rotationOverride = "PORV001"
+    public static let customShiftOverride = "PORV002"
+    public static let shiftsPolicy = "PPOLCY2"
 }
 
 /// Unique PagerDuty-looking ids: "P" and six of 0-9, A-Z.

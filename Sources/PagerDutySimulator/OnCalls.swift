@@ -49,6 +49,9 @@ extension SimulatedAccount {
     /// The on-call entries `/oncalls` answers with, before pagination: for each escalation policy,
     /// each rule (level = position + 1) and each target, one entry per final-schedule entry that
     /// overlaps the window (real start and end kept), or one permanent entry for a user target.
+    /// A shift-based schedule gives one entry per person and stretch, so several at once where its
+    /// rotations and custom shifts overlap (API-v3.md §8: UNVERIFIED, but PagerDuty's `/oncalls` is
+    /// one entry per user and level).
     /// Ordered by policy id, level, start (permanent first), user id, schedule id.
     public func onCalls(_ query: SimulatedOnCallQuery) -> [SimulatedOnCall] {
         AccountIndex(self).computeOnCalls(query)
@@ -73,7 +76,7 @@ extension AccountIndex {
         var finals: [String: [SimulatedEntry]] = [:]
         func finalSchedule(_ id: String) -> [SimulatedEntry] {
             if let cached = finals[id] { return cached }
-            let entries = schedulesById[id]?.render(since: query.since, until: query.until, overflow: true).final ?? []
+            let entries = schedulesById[id]?.onCallEntries(since: query.since, until: query.until, overflow: true) ?? []
             finals[id] = entries
             return entries
         }

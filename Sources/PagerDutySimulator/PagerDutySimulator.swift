@@ -67,6 +67,23 @@ public final class PagerDutySimulator: Sendable {
         state.withLock { $0.stats = SimulatorStats() }
     }
 
+    /// Upgrades a layer-based schedule to shift-based in place, as PagerDuty's upgrade does: the same
+    /// id, and the same people on call at every instant (`SimulatedSchedule.upgradedToShiftBased()`).
+    /// From then on v2 answers 400 for it and v3 answers; escalation policies and `/oncalls` name it
+    /// with `schedule_v3_reference`. Returns the upgraded schedule.
+    @discardableResult
+    public func upgradeSchedule(id: String) throws(ScheduleUpgradeError) -> SimulatedSchedule {
+        try state.withLock { (state) throws(ScheduleUpgradeError) -> SimulatedSchedule in
+            var account = state.index.account
+            guard let position = account.schedules.firstIndex(where: { $0.id == id }) else { throw .noSuchSchedule(id) }
+            guard account.schedules[position].kind == .layerBased else { throw .alreadyShiftBased(id) }
+            let upgraded = account.schedules[position].upgradedToShiftBased()
+            account.schedules[position] = upgraded
+            state.index = AccountIndex(account)
+            return upgraded
+        }
+    }
+
     /// "Now" by the simulator's clock.
     var now: Date { options.clock() }
 
@@ -91,6 +108,8 @@ public final class PagerDutySimulator: Sendable {
         var verdict: Verdict
         var rateLimit: (limit: Int, remaining: Int, resetSeconds: Int)
         var delay: Duration
+        /// The body edits whose prefix matches, for a 200 answer.
+        var bodyEdits: [BodyEdit] = []
     }
 
     /// Counts the request, charges its key's rate-limit window and decides how to answer.
@@ -112,6 +131,7 @@ public final class PagerDutySimulator: Sendable {
             let resetSeconds = Int((Double(remainingWindow.components.seconds) + Double(remainingWindow.components.attoseconds) / 1e18).rounded(.up))
             let delay = Duration.milliseconds(max(state.faults.latencyMilliseconds, 0))
                 + .seconds(Self.longestPrefixMatch(path, in: state.faults.stallPaths).map { max($0, 0) } ?? 0)
+            let edits = state.faults.bodyEdits.filter { path.hasPrefix($0.pathPrefix) && !$0.find.isEmpty }
 
             if bucket.count >= limit {
                 state.buckets[credential] = bucket
@@ -143,7 +163,7 @@ public final class PagerDutySimulator: Sendable {
                     verdict = injected
                 }
             }
-            return Admission(verdict: verdict, rateLimit: rateLimit, delay: delay)
+            return Admission(verdict: verdict, rateLimit: rateLimit, delay: delay, bodyEdits: edits)
         }
     }
 
@@ -172,12 +192,29 @@ public final class PagerDutySimulator: Sendable {
     }
 }
 
+/// Why `PagerDutySimulator.upgradeSchedule(id:)` could not upgrade a schedule.
+public enum ScheduleUpgradeError: Error, Equatable, CustomStringConvertible {
+    case noSuchSchedule(String)
+    case alreadyShiftBased(String)
+
+    public var description: String {
+        switch self {
+        case .noSuchSchedule(let id): return "Schedule \(id) not found."
+        case .alreadyShiftBased(let id): return "Schedule \(id) is already shift-based."
+        }
+    }
+}
+
 /// The account with the look-ups requests need, built once per change so requests never search.
 /// Lists are in PagerDuty's stable order, by id.
 final class AccountIndex: Sendable {
     let account: SimulatedAccount
     let users: [SimulatedUser]
+    /// All schedules, then each kind alone (`GET /schedules` lists only layer-based ones,
+    /// `GET /v3/schedules` only shift-based ones).
     let schedules: [SimulatedSchedule]
+    let layerBasedSchedules: [SimulatedSchedule]
+    let shiftBasedSchedules: [SimulatedSchedule]
     let escalationPolicies: [SimulatedEscalationPolicy]
     let teams: [SimulatedTeam]
     let usersById: [String: SimulatedUser]
@@ -195,6 +232,8 @@ final class AccountIndex: Sendable {
         self.account = account
         users = account.users.sorted { $0.id < $1.id }
         schedules = account.schedules.sorted { $0.id < $1.id }
+        layerBasedSchedules = schedules.filter { $0.kind == .layerBased }
+        shiftBasedSchedules = schedules.filter { $0.kind == .shiftBased }
         escalationPolicies = account.escalationPolicies.sorted { $0.id < $1.id }
         teams = account.teams.sorted { $0.id < $1.id }
         usersById = Dictionary(account.users.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })

@@ -1,12 +1,13 @@
 import Foundation
 import PagerDuty
 
-/// An error answered with PagerDuty's body: `{"error": {"message", "code", "errors"}}`.
+/// An error answered with PagerDuty's body: `{"error": {"message", "code", "errors"}}` (without
+/// `errors` when nil, as the schedule-kind errors are written).
 struct APIError: Error, Sendable {
     var status: Int
     var message: String
     var code: Int
-    var errors: [String]
+    var errors: [String]?
 
     static func invalid(_ detail: String) -> APIError {
         APIError(status: 400, message: "Invalid Input Provided", code: 2001, errors: [detail])
@@ -28,10 +29,23 @@ struct APIError: Error, Sendable {
         APIError(status: status, message: "Internal Server Error", code: 2000, errors: ["Injected by the simulator's faults."])
     }
 
+    /// A v3 route asked about a layer-based schedule: the body PagerDuty's MCP server tests show,
+    /// with the code of v3's other 400s (API-v3.md §4, §9).
+    static let layerBasedOnV3 = APIError(
+        status: 400, message: "This is a layer-based schedule. Use the v2 Schedules API to access it.", code: 2001, errors: nil
+    )
+
+    /// A v2 route (`/schedules/{id}`, `/schedules/{id}/overrides`) asked about a shift-based schedule.
+    static let shiftBasedOnV2 = APIError(
+        status: 400, message: "This is a shift-based schedule. Use the v3 Schedules API to access it.", code: 2001, errors: nil
+    )
+
     var body: JSONValue {
-        .object([("error", .object([
-            ("message", .string(message)), ("code", .int(code)), ("errors", .array(errors.map(JSONValue.string))),
-        ]))])
+        var members: [(String, JSONValue)] = [("message", .string(message)), ("code", .int(code))]
+        if let errors {
+            members.append(("errors", .array(errors.map(JSONValue.string))))
+        }
+        return .object([("error", .object(members))])
     }
 }
 

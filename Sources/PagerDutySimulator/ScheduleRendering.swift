@@ -14,7 +14,9 @@ public struct SimulatedEntry: Sendable, Hashable {
     }
 }
 
-/// A schedule rendered for a window, as `GET /schedules/{id}` shows it.
+/// A schedule rendered for a window, as `GET /schedules/{id}` shows it. For a shift-based schedule
+/// `layers` and `overrides` are empty and `final` holds who is on call (see `onCallEntries`); its
+/// own final schedule is `renderShifts(since:until:overflow:variants:)`.
 public struct SimulatedRendering: Sendable, Hashable {
     /// The window asked for.
     public var since: Date
@@ -51,7 +53,18 @@ extension SimulatedSchedule {
     /// Real extents are found by rendering a margin of one turn (at least a day, at most 35 days)
     /// around the window, plus the full length of any override that overlaps it; an entry merged
     /// from turns of the same person reaching past that margin is cut at the margin.
+    ///
+    /// A shift-based schedule gives its people on call as `final` (several at once where its
+    /// rotations and custom shifts overlap; see `onCallEntries`), so that everything that asks "who
+    /// is on call" (`/schedules/{id}/users`, `/oncalls`) works for both kinds.
     public func render(since: Date, until: Date, overflow: Bool = false) -> SimulatedRendering {
+        if kind == .shiftBased {
+            var people = Self.select(Self.peopleOnCall(shiftAssignments(around: since, until)), since: since, until: until, overflow: overflow)
+            if !overflow {
+                people.sort { ($0.start, $0.userId) < ($1.start, $1.userId) }
+            }
+            return SimulatedRendering(since: since, until: until, layers: [], overrides: [], final: people)
+        }
         let calendar = ZoneCache.calendar(for: timeZone)
         let longestTurn = layers.map { Double($0.rotationTurnLengthSeconds) }.max() ?? 0
         let margin = min(max(longestTurn, 86_400), 35 * 86_400)
@@ -76,15 +89,20 @@ extension SimulatedSchedule {
         final = Self.mergeAdjacent(Self.paint(overrideEntries, over: final))
 
         func select(_ entries: [SimulatedEntry]) -> [SimulatedEntry] {
-            entries.compactMap { entry in
-                guard Self.overlaps(start: entry.start, end: entry.end, since: since, until: until) else { return nil }
-                guard !overflow else { return entry }
-                return SimulatedEntry(userId: entry.userId, start: max(entry.start, since), end: min(entry.end, until))
-            }
+            Self.select(entries, since: since, until: until, overflow: overflow)
         }
         return SimulatedRendering(
             since: since, until: until, layers: layerEntries.map(select), overrides: select(overrideEntries), final: select(final)
         )
+    }
+
+    /// The entries that overlap [since, until), cut at the bounds unless `overflow`.
+    static func select(_ entries: [SimulatedEntry], since: Date, until: Date, overflow: Bool) -> [SimulatedEntry] {
+        entries.compactMap { entry in
+            guard overlaps(start: entry.start, end: entry.end, since: since, until: until) else { return nil }
+            guard !overflow else { return entry }
+            return SimulatedEntry(userId: entry.userId, start: max(entry.start, since), end: min(entry.end, until))
+        }
     }
 
     /// Every user who appears in some layer, in order of first appearance.
@@ -222,11 +240,12 @@ extension SimulatedSchedule {
     }
 
     /// Lays `top` over `base`: wherever a top entry covers time it replaces what base had there.
-    /// Both inputs sorted and free of overlaps; so is the result.
-    static func paint(_ top: [SimulatedEntry], over base: [SimulatedEntry]) -> [SimulatedEntry] {
+    /// Both inputs sorted and free of overlaps; so is the result. Generic so that a shift-based
+    /// schedule's upgraded layers keep their rotation while they are laid over each other.
+    static func paint<Stretch: TimeStretch>(_ top: [Stretch], over base: [Stretch]) -> [Stretch] {
         guard !top.isEmpty else { return base }
         guard !base.isEmpty else { return top }
-        var uncovered: [SimulatedEntry] = []
+        var uncovered: [Stretch] = []
         var topIndex = 0
         for entry in base {
             while topIndex < top.count, top[topIndex].end <= entry.start {
@@ -236,16 +255,21 @@ extension SimulatedSchedule {
             var index = topIndex
             while index < top.count, top[index].start < entry.end {
                 if top[index].start > cursor {
-                    uncovered.append(SimulatedEntry(userId: entry.userId, start: cursor, end: top[index].start))
+                    var piece = entry
+                    piece.start = cursor
+                    piece.end = top[index].start
+                    uncovered.append(piece)
                 }
                 cursor = max(cursor, top[index].end)
                 index += 1
             }
             if cursor < entry.end {
-                uncovered.append(SimulatedEntry(userId: entry.userId, start: cursor, end: entry.end))
+                var piece = entry
+                piece.start = cursor
+                uncovered.append(piece)
             }
         }
-        var result: [SimulatedEntry] = []
+        var result: [Stretch] = []
         result.reserveCapacity(uncovered.count + top.count)
         var left = 0, right = 0
         while left < uncovered.count || right < top.count {

@@ -43,8 +43,14 @@ struct WireRenderer {
         reference(type: "user_reference", id: id, summary: index.usersById[id]?.name ?? id, path: "users")
     }
 
+    /// `schedule_reference`, or for a shift-based schedule `schedule_v3_reference` with `self` under
+    /// `/v3/schedules` (as `/oncalls` writes it, API-v3.md §8); `html_url` is the same for both.
     func scheduleReference(_ id: String) -> JSONValue {
-        reference(type: "schedule_reference", id: id, summary: index.schedulesById[id]?.name ?? id, path: "schedules")
+        let schedule = index.schedulesById[id]
+        if schedule?.kind == .shiftBased {
+            return reference(type: "schedule_v3_reference", id: id, summary: schedule?.name ?? id, path: "v3/schedules", webPath: "schedules")
+        }
+        return reference(type: "schedule_reference", id: id, summary: schedule?.name ?? id, path: "schedules")
     }
 
     func policyReference(_ id: String) -> JSONValue {
@@ -239,16 +245,31 @@ struct WireRenderer {
         ])
     }
 
-    /// An escalation target, keys in the order PagerDuty writes them there (summary before type).
+    /// An escalation target, keys in the order PagerDuty writes them there (summary before type). A
+    /// shift-based schedule is a `schedule_v3_reference` with `self` under `/v3/schedules`, looked up
+    /// when the policy is read, so a schedule upgraded in place changes its targets' type (whether
+    /// PagerDuty flips an upgraded schedule's type is UNVERIFIED, API-v3.md §8).
     private func target(_ target: SimulatedEscalationRule.Target) -> JSONValue {
-        let path = target.type == .schedule ? "schedules" : "users"
-        let summary = target.type == .schedule ? index.schedulesById[target.id]?.name : index.usersById[target.id]?.name
+        var type = target.type.rawValue
+        var path = target.type == .schedule ? "schedules" : "users"
+        let webPath = path
+        let summary: String?
+        if target.type == .schedule {
+            let schedule = index.schedulesById[target.id]
+            summary = schedule?.name
+            if schedule?.kind == .shiftBased {
+                type = "schedule_v3_reference"
+                path = "v3/schedules"
+            }
+        } else {
+            summary = index.usersById[target.id]?.name
+        }
         return .object([
             ("id", .string(target.id)),
             ("summary", .string(summary ?? target.id)),
-            ("type", .string(target.type.rawValue)),
+            ("type", .string(type)),
             ("self", .string("\(apiBase)/\(path)/\(target.id)")),
-            ("html_url", .string("\(Self.webBase)/\(path)/\(target.id)")),
+            ("html_url", .string("\(Self.webBase)/\(webPath)/\(target.id)")),
         ])
     }
 

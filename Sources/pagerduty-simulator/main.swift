@@ -7,18 +7,26 @@ import PagerDutySimulator
 struct SimulatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pagerduty-simulator",
-        abstract: "Serve a stand-in PagerDuty REST API v2 for tests, demos and benchmarks.",
+        abstract: "Serve a stand-in PagerDuty REST API (v2, and v3 shift-based schedules) for tests, demos and benchmarks.",
         discussion: """
             The account comes from a scenario file (--scenario) or is generated (--users/--schedules, \
             deterministic for a --seed; 50 users and 10 schedules when neither is given). Clients use \
             the printed URL as PagerDuty's base URL and send `Authorization: Token token=KEY`.
 
+            A generated account has both kinds of schedule: --v3-share of them (0.5 unless given) are \
+            shift-based, served under /v3/schedules with rotations, custom shifts, scoped overrides and \
+            several people on call at once; the rest are layer-based, under /schedules. \
+            --v3-share 0 gives the layer-based-only account of earlier versions.
+
             Admin routes (no key): GET /_simulator/stats, POST /_simulator/stats/reset, \
-            GET|PUT /_simulator/account, GET|PUT /_simulator/faults.
+            GET|PUT /_simulator/account, GET|PUT /_simulator/faults, \
+            POST /_simulator/schedules/ID/upgrade (a layer-based schedule becomes shift-based in place).
 
             Examples:
               pagerduty-simulator
               pagerduty-simulator --port 8090 --users 2000 --schedules 1000 --seed 7
+              pagerduty-simulator --users 200 --schedules 40 --v3-share 0
+              pagerduty-simulator --users 200 --schedules 40 --v3-share 1
               pagerduty-simulator --scenario demo.json --api-key demo-key --latency 50
               pagerduty-simulator --users 20 --schedules 5 --write-scenario demo.json
             """
@@ -42,6 +50,9 @@ struct SimulatorCommand: ParsableCommand {
     @Option(help: "Seed for the generated account.")
     var seed: UInt64 = 1
 
+    @Option(name: .customLong("v3-share"), help: "Share of generated schedules that are shift-based (v3), 0 to 1 (default 0.5).")
+    var v3Share: Double?
+
     @Option(name: .customLong("rate-limit"), help: "Requests per key per rate-limit window.")
     var rateLimit = 960
 
@@ -61,11 +72,15 @@ struct SimulatorCommand: ParsableCommand {
         if scenario != nil, users != nil || schedules != nil {
             throw ValidationError("Give either --scenario or --users/--schedules, not both.")
         }
+        if scenario != nil, v3Share != nil {
+            throw ValidationError("--v3-share shapes a generated account; a scenario file says each schedule's kind itself.")
+        }
         if let users, users < 0 { throw ValidationError("--users must not be negative.") }
         if let schedules, schedules < 0 { throw ValidationError("--schedules must not be negative.") }
         if rateLimit < 1 { throw ValidationError("--rate-limit must be at least 1.") }
         if rateLimitWindow <= 0 { throw ValidationError("--rate-limit-window must be positive.") }
         if latency < 0 { throw ValidationError("--latency must not be negative.") }
+        if let v3Share, !(0...1).contains(v3Share) { throw ValidationError("--v3-share must be between 0 and 1.") }
         if !(0...65_535).contains(port) { throw ValidationError("--port must be between 0 and 65535.") }
     }
 
@@ -79,7 +94,7 @@ struct SimulatorCommand: ParsableCommand {
                 throw ScenarioError(description: "Cannot read the scenario \(scenario): \(error)")
             }
         } else {
-            account = SimulatedAccount.generate(users: users ?? 50, schedules: schedules ?? 10, seed: seed)
+            account = SimulatedAccount.generate(users: users ?? 50, schedules: schedules ?? 10, seed: seed, v3Share: v3Share ?? 0.5)
         }
         if let writeScenario {
             try account.write(to: URL(fileURLWithPath: writeScenario))
@@ -90,7 +105,9 @@ struct SimulatorCommand: ParsableCommand {
             faults: SimulatorFaults(latencyMilliseconds: latency)
         ))
         let host = self.host
-        let summary = "\(account.users.count) users, \(account.schedules.count) schedules, \(account.escalationPolicies.count) escalation policies"
+        let shiftBased = account.schedules.filter { $0.kind == .shiftBased }.count
+        let summary = "\(account.users.count) users, \(account.schedules.count) schedules (\(shiftBased) shift-based), "
+            + "\(account.escalationPolicies.count) escalation policies"
         let app = buildSimulatorApplication(simulator, host: host, port: port) { boundPort in
             let urlHost = host == "0.0.0.0" ? "127.0.0.1" : host
             let line = "PagerDuty simulator on http://\(urlHost):\(boundPort) (API keys: \(keys.joined(separator: ", ")); \(summary))\n"

@@ -77,6 +77,50 @@ import Testing
         #expect(process.terminationStatus == 0)
     }
 
+    /// The first line's URL, or nil (then the process is stopped).
+    func url(in line: String, of process: Process) -> String? {
+        guard let range = line.range(of: #"http://127\.0\.0\.1:\d+"#, options: .regularExpression) else {
+            process.terminate()
+            Issue.record("no URL in \(line)")
+            return nil
+        }
+        return String(line[range])
+    }
+
+    func get(_ url: String) async throws -> [String: Any] {
+        var request = URLRequest(url: URL(string: url)!)
+        request.setValue("Token token=simulated-key", forHTTPHeaderField: "Authorization")
+        let (data, _) = try await URLSession.shared.data(for: request)
+        return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+    }
+
+    @Test func generatesHalfTheSchedulesShiftBasedUnlessToldOtherwise() async throws {
+        for (arguments, shiftBased) in [([String](), 2), (["--v3-share", "1"], 4), (["--v3-share", "0"], 0)] {
+            let (process, out, _) = try launch(["--port", "0", "--users", "12", "--schedules", "4"] + arguments)
+            let line = await firstLine(of: out)
+            guard let base = url(in: line, of: process) else { return }
+            #expect(line.contains("4 schedules (\(shiftBased) shift-based)"), "\(arguments): \(line)")
+            let v3 = try await get(base + "/v3/schedules")
+            #expect((v3["schedules"] as? [Any])?.count == shiftBased, "\(arguments)")
+            let v2 = try await get(base + "/schedules")
+            #expect((v2["schedules"] as? [Any])?.count == 4 - shiftBased, "\(arguments)")
+            process.terminate()
+            await waitForExit(process)
+            #expect(process.terminationStatus == 0)
+        }
+    }
+
+    @Test func refusesABadShareOrAShareWithAScenario() async throws {
+        for (arguments, expected) in [(["--v3-share", "1.5"], "--v3-share must be between 0 and 1"),
+                                      (["--scenario", "x.json", "--v3-share", "0.5"], "--v3-share shapes a generated account")] {
+            let (process, _, stderr) = try launch(arguments)
+            await waitForExit(process)
+            let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationStatus != 0, "\(arguments)")
+            #expect(message.contains(expected), "\(arguments): \(message)")
+        }
+    }
+
     @Test func refusesAScenarioTogetherWithSizes() async throws {
         let (process, _, stderr) = try launch(["--scenario", "x.json", "--users", "3"])
         await waitForExit(process)

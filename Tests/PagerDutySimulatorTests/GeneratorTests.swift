@@ -1,4 +1,5 @@
 import Foundation
+import PagerDuty
 import PagerDutySimulator
 import Testing
 
@@ -110,5 +111,114 @@ import Testing
         defer { try? FileManager.default.removeItem(at: url) }
         try Data(#"{"users": [{"id": "PALICE1"}]}"#.utf8).write(to: url)
         #expect(throws: DecodingError.self) { try SimulatedAccount.load(from: url) }
+    }
+}
+
+/// `SimulatedAccount.generate(…, v3Share:)`: shift-based schedules beside layer-based ones.
+@Suite struct ShiftBasedGeneratorTests {
+    /// FNV-1a of the account as a scenario file (sorted keys), with its length, for accounts made
+    /// before shift-based schedules existed (commit 5fa7f90's generator).
+    static let digestsBeforeShiftBasedSchedules: [(users: Int, schedules: Int, seed: UInt64, length: Int, digest: UInt64)] = [
+        (80, 20, 7, 28031, 0xd920_9dbf_551a_252f),
+        (300, 60, 11, 91956, 0x1bf1_e54b_545b_5f83),
+        (2000, 1000, 5, 1_099_403, 0x73ed_67f6_29e9_0ab0),
+        (50, 10, 1, 15224, 0x0109_7dc3_dff3_a5b0),
+        (1, 1, 1, 1217, 0x7a19_1f55_d285_7d35),
+        (0, 0, 1, 163, 0x5015_5d38_5b3e_28b0),
+    ]
+
+    static func fingerprint(_ account: SimulatedAccount) throws -> (length: Int, digest: UInt64) {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .pagerDuty
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(account)
+        var hash: UInt64 = 14_695_981_039_346_656_037
+        for byte in data { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
+        return (data.count, hash)
+    }
+
+    @Test func aShareOfZeroIsByteForByteTheAccountOfBefore() throws {
+        for known in Self.digestsBeforeShiftBasedSchedules {
+            let account = SimulatedAccount.generate(users: known.users, schedules: known.schedules, seed: known.seed, now: testNow, v3Share: 0)
+            let (length, digest) = try Self.fingerprint(account)
+            #expect(length == known.length, "\(known.users) users, \(known.schedules) schedules, seed \(known.seed)")
+            #expect(digest == known.digest, "\(known.users) users, \(known.schedules) schedules, seed \(known.seed)")
+        }
+    }
+
+    @Test(arguments: [0.0, 0.25, 0.5, 0.7, 1.0])
+    func theShareIsSpreadEvenly(share: Double) {
+        let account = SimulatedAccount.generate(users: 40, schedules: 20, seed: 3, now: testNow, v3Share: share)
+        let kinds = account.schedules.map(\.kind)
+        #expect(kinds.filter { $0 == .shiftBased }.count == Int((20 * share).rounded(.down)))
+        for (index, kind) in kinds.enumerated() {
+            let expected = (Double(index + 1) * share).rounded(.down) > (Double(index) * share).rounded(.down)
+            #expect((kind == .shiftBased) == expected, "schedule \(index)")
+        }
+    }
+
+    @Test func halfShiftBasedHasEveryPatternAndPairsOnCallNow() throws {
+        let mixed = SimulatedAccount.generate(users: 80, schedules: 20, seed: 7, now: testNow, v3Share: 0.5)
+        let shiftBased = mixed.schedules.filter { $0.kind == .shiftBased }
+        #expect(shiftBased.count == 10)
+        #expect(shiftBased.allSatisfy { $0.layers.isEmpty && !$0.rotations.isEmpty })
+        #expect(mixed.schedules.filter { $0.kind == .layerBased }.allSatisfy { $0.rotations.isEmpty && !$0.layers.isEmpty })
+
+        let events = shiftBased.flatMap { $0.rotations.flatMap(\.events) }
+        #expect(shiftBased.contains { !$0.customShifts.isEmpty }, "pattern 0: a custom shift")
+        #expect(events.contains { $0.members.contains(nil) }, "pattern 1: an empty slot")
+        #expect(events.contains { $0.weekdays == [1, 2, 3, 4, 5] && $0.shiftSeconds == 8 * 3600 }, "pattern 2: business hours")
+        #expect(events.contains { $0.assignment == .everyMember }, "pattern 3: an every-member event")
+        #expect(shiftBased.contains { $0.overrides.contains { $0.start <= testNow && testNow < $0.end && $0.rotationId != nil } },
+                "pattern 3: an override running now")
+
+        let pairsNow = shiftBased.filter { people($0, at: testNow).count >= 2 }
+        #expect(pairsNow.count >= 3, "concurrent people now: \(pairsNow.map(\.name))")
+        let onCallNow = mixed.onCalls(SimulatedOnCallQuery(since: testNow, until: testNow))
+        let perScheduleAndLevel = Dictionary(grouping: onCallNow.filter { $0.scheduleId != nil }) { "\($0.policyId) \($0.level) \($0.scheduleId!)" }
+        #expect(perScheduleAndLevel.values.contains { $0.count >= 2 }, "/oncalls lists a pair through one schedule at one level")
+
+        // Layer-based schedules and the policies are those of the account without shift-based ones.
+        let plain = SimulatedAccount.generate(users: 80, schedules: 20, seed: 7, now: testNow)
+        #expect(mixed.users == plain.users)
+        #expect(mixed.teams == plain.teams)
+        #expect(mixed.escalationPolicies == plain.escalationPolicies)
+        for (index, schedule) in mixed.schedules.enumerated() {
+            #expect(schedule.id == plain.schedules[index].id)
+            if schedule.kind == .layerBased { #expect(schedule == plain.schedules[index]) }
+        }
+        let targetKinds = Set(mixed.escalationPolicies.flatMap { $0.rules.flatMap(\.targets) }.compactMap { target in
+            mixed.schedules.first { $0.id == target.id }?.kind
+        })
+        #expect(targetKinds == [.layerBased, .shiftBased], "policies target both kinds")
+    }
+
+    @Test func shiftBasedIdsLookLikePagerDutysAndAreUnique() throws {
+        let account = SimulatedAccount.generate(users: 80, schedules: 40, seed: 9, now: testNow, v3Share: 1)
+        var ids = account.users.map(\.id) + account.teams.map(\.id) + account.schedules.map(\.id)
+        ids += account.schedules.flatMap { schedule in
+            schedule.rotations.flatMap { [$0.id] + $0.events.map(\.id) } + schedule.customShifts.map(\.id) + schedule.overrides.map(\.id)
+        }
+        ids += account.escalationPolicies.flatMap { [$0.id] + $0.rules.map(\.id) }
+        let pattern = try Regex("^P[0-9A-Z]{6}$")
+        #expect(ids.allSatisfy { $0.wholeMatch(of: pattern) != nil })
+        #expect(Set(ids).count == ids.count)
+        #expect(SimulatedAccount.generate(users: 80, schedules: 40, seed: 9, now: testNow, v3Share: 1) == account, "the same for the same arguments")
+    }
+
+    @Test func shiftBasedScenariosRoundTrip() throws {
+        let account = SimulatedAccount.generate(users: 30, schedules: 8, seed: 2, now: testNow, v3Share: 0.5)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("scenario-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try account.write(to: url)
+        #expect(try SimulatedAccount.load(from: url) == account)
+        #expect(try String(contentsOf: url, encoding: .utf8).contains("\"shift_based\""))
+    }
+
+    @Test func aSingleUserStillMakesEveryPattern() {
+        let account = SimulatedAccount.generate(users: 1, schedules: 4, now: testNow, v3Share: 1)
+        #expect(account.schedules.allSatisfy { $0.kind == .shiftBased && !$0.rotations.isEmpty })
+        let nobody = SimulatedAccount.generate(users: 0, schedules: 4, now: testNow, v3Share: 1)
+        #expect(nobody.schedules.allSatisfy { $0.rotations.isEmpty })
     }
 }

@@ -121,7 +121,9 @@ func example(_ name: String) throws -> Any {
 }
 
 /// Where `reply` differs in shape from `example`: key sets of every object, recursively, arrays
-/// compared element by element against the example's first element.
+/// compared element by element against the example's closest element (PagerDuty's v3 examples show
+/// the variants of one shape side by side: a user member and an empty one, a rotation source and a
+/// custom shift's).
 ///
 /// `extra` lists keys the simulator adds on purpose at a path (e.g. `schedule.teams`);
 /// `nullable` lists paths whose value may be null where the example has a value.
@@ -144,8 +146,10 @@ func shapeDifferences(
         }
         return differences
     case let (reply as [Any], example as [Any]):
-        guard let first = example.first else { return [] }
-        return reply.flatMap { shapeDifferences($0, first, path: path + "[]", extra: extra, nullable: nullable) }
+        guard !example.isEmpty else { return [] }
+        return reply.flatMap { element in
+            example.map { shapeDifferences(element, $0, path: path + "[]", extra: extra, nullable: nullable) }.min { $0.count < $1.count }!
+        }
     case (is NSNull, is NSNull):
         return []
     case (is NSNull, _):
