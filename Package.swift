@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "PagerDutyTests", dependencies: ["PagerDuty", "TestSupport"]),
         .testTarget(name: "PagerDutySimulatorTests", dependencies: ["PagerDutySimulator", "PagerDuty", "TestSupport"]),
         .testTarget(name: "OnCallStoreTests", dependencies: ["OnCallStore", "TestSupport"]),
-        .testTarget(name: "SyncTests", dependencies: ["Sync", "PagerDuty", "OnCallStore", "TestSupport"]),
+        .testTarget(name: "SyncTests", dependencies: ["Sync", "PagerDuty", "PagerDutySimulator", "OnCallStore", "Drift", "Approval", "TestSupport"]),
         .testTarget(name: "ApprovalTests", dependencies: ["Approval", "OnCallStore"]),
         .testTarget(name: "DriftTests", dependencies: ["Drift", "OnCallStore"]),
         .testTarget(name: "LineLogTests", dependencies: [
@@ -109,7 +109,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "TestSupport",
+            "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
