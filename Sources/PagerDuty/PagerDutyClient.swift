@@ -120,18 +120,22 @@ public final class PagerDutyClient: Sendable {
         try await listWithoutTotal("/v3/schedules", itemsKey: "schedules", limit: Self.shiftBasedPageLimit)
     }
 
-    /// A shift-based schedule with its final schedule for [since, until), in UTC.
+    /// A shift-based schedule with its final schedule for [since, until), in UTC, entries whole
+    /// (`overflow=true`): whether `overflow=false` cuts entries crossing the bounds or drops them
+    /// is not documented for v3, so the caller cuts them itself.
     public func shiftBasedSchedule(id: String, since: Date, until: Date) async throws -> ShiftBasedSchedule {
-        try await single("/v3/schedules/\(id)", itemsKey: "schedule", query: Self.window(since, until) + [
-            URLQueryItem(name: "include[]", value: "final_schedule"), URLQueryItem(name: "time_zone", value: "UTC"),
+        try await single("/v3/schedules/\(id)", itemsKey: "schedule", query: Self.window(since, until) + Self.shiftBasedRendering + [
+            URLQueryItem(name: "include[]", value: "final_schedule"),
         ])
     }
 
-    /// A shift-based schedule's overrides overlapping [since, until), in UTC.
+    /// A shift-based schedule's overrides overlapping [since, until), in UTC, whole.
     public func shiftOverrides(scheduleId: String, since: Date, until: Date) async throws -> [ShiftOverride] {
         try await listWithoutTotal("/v3/schedules/\(scheduleId)/overrides", itemsKey: "overrides",
-                                   query: Self.window(since, until) + [URLQueryItem(name: "time_zone", value: "UTC")], limit: Self.pageLimit)
+                                   query: Self.window(since, until) + Self.shiftBasedRendering, limit: Self.pageLimit)
     }
+
+    static let shiftBasedRendering = [URLQueryItem(name: "time_zone", value: "UTC"), URLQueryItem(name: "overflow", value: "true")]
 
     public func escalationPolicies() async throws -> [EscalationPolicy] {
         try await list("/escalation_policies", itemsKey: "escalation_policies")

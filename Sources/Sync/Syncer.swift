@@ -483,8 +483,8 @@ struct ScheduleRows {
     /// override the final schedule shows becomes an override entry.
     ///
     /// Two behaviours are not documented, and both are handled:
-    /// - With `overflow=false` PagerDuty may cut entries at the window's bounds or leave them whole:
-    ///   entries are cut here either way.
+    /// - With `overflow=false` PagerDuty may cut entries at the window's bounds or drop them: the
+    ///   detail is asked for with `overflow=true` (entries whole, as documented) and cut here.
     /// - During an override PagerDuty may leave the replaced member out of the final schedule or list
     ///   them too: `overrides` (read when the final schedule shows any) say whom each one replaced in
     ///   which rotation or custom shift, and that member's assignment from that source is taken out
