@@ -92,7 +92,8 @@ import Glibc
         try await withSimulator(.small()) { running, directory in
             let (process, _, _) = try launch(["sync", "--every", "10s", "--quiet"], environment: environment(running, directory))
             var synced = false
-            for _ in 0..<100 where !synced {
+            // Up to 15 s: the whole suite runs in parallel on two cores.
+            for _ in 0..<300 where !synced {
                 try await Task.sleep(nanoseconds: 50_000_000)
                 synced = (try? OnCallDatabase(path: directory.path("cache.sqlite"), mustExist: true).currentSnapshotId()) != nil
             }
