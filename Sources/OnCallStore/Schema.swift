@@ -5,6 +5,12 @@ import GRDB
 /// Times are INTEGER Unix seconds (UTC); `sqlite3` shows them with `datetime(col, 'unixepoch')`, and
 /// the `current_shifts` view does that already. Every roster table is keyed by `snapshot_id`, so a
 /// snapshot is written and pruned as a unit and readers never see half of one.
+///
+/// Schedules are of two kinds (`schedule.kind`): `layer_based` (PagerDuty's legacy `/schedules`, one
+/// person on call at a time) and `shift_based` (`/v3/schedules`, where rotations, every-member
+/// events and custom shifts put several people on call at once). Both store their final schedule
+/// as `shift` rows, one per person and stretch, so rows of one schedule may overlap: who is on call
+/// is always the set of rows covering the moment. A shift-based schedule's empty slots have no rows.
 enum Schema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
