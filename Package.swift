@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
+        // RFC 3339 in and out (PagerDuty's, Indent's and Shiftgate's own times), and times for people.
+        .target(name: "Timestamps"),
         // Compact JSON text for hand-built replies (the webhook's and the simulator's).
         .target(name: "JSONText"),
         // swift-log's StreamLogHandler line, cheaper, with an optional background writer (serve).
@@ -32,6 +34,7 @@ let package = Package(
         ]),
         // REST client for PagerDuty: wire types, pagination, retries, pacing. Knows no SQLite.
         .target(name: "PagerDuty", dependencies: [
+            "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The SQLite cache: migrations, records, one write per snapshot, focused reads. Knows no HTTP.
@@ -40,19 +43,19 @@ let package = Package(
         ]),
         // PagerDuty -> OnCallStore, as one snapshot.
         .target(name: "Sync", dependencies: [
-            "PagerDuty", "OnCallStore",
+            "PagerDuty", "OnCallStore", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The approval decision (pure) and Indent's webhook protocol.
         .target(name: "Approval", dependencies: [
-            "OnCallStore", "JSONText",
+            "OnCallStore", "JSONText", "Timestamps",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Snapshot diff (pure) and its renderers.
-        .target(name: "Drift", dependencies: ["OnCallStore"], exclude: ["DRIFT-JSON.md"]),
+        .target(name: "Drift", dependencies: ["OnCallStore", "Timestamps"], exclude: ["DRIFT-JSON.md"]),
         // The Hummingbird webhook application.
         .target(name: "Server", dependencies: [
-            "Approval", "OnCallStore",
+            "Approval", "OnCallStore", "Timestamps",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -65,7 +68,7 @@ let package = Package(
         ]),
         // A stand-in PagerDuty REST API for tests, the demo and benchmarks.
         .target(name: "PagerDutySimulator", dependencies: [
-            "PagerDuty", "JSONText",
+            "PagerDuty", "JSONText", "Timestamps",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -75,7 +78,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "shiftgate", dependencies: [
-            "PagerDuty", "OnCallStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator", "LineLog",
+            "PagerDuty", "OnCallStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator", "LineLog", "Timestamps",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -87,7 +90,7 @@ let package = Package(
         // Benchmarks: not tests; they print numbers (see BENCHMARKS.md). The per-request PagerDuty
         // baseline lives here, not in the product.
         .executableTarget(name: "shiftgate-bench", dependencies: [
-            "PagerDuty", "OnCallStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator",
+            "Timestamps", "PagerDuty", "OnCallStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -98,23 +101,24 @@ let package = Package(
             "PagerDutySimulator", "OnCallStore",
             .product(name: "Hummingbird", package: "hummingbird"),
         ], path: "Tests/TestSupport"),
-        .testTarget(name: "PagerDutyTests", dependencies: ["PagerDuty", "TestSupport"]),
-        .testTarget(name: "PagerDutySimulatorTests", dependencies: ["PagerDutySimulator", "PagerDuty", "TestSupport"]),
+        .testTarget(name: "TimestampsTests", dependencies: ["Timestamps"]),
+        .testTarget(name: "PagerDutyTests", dependencies: ["PagerDuty", "Timestamps", "TestSupport"]),
+        .testTarget(name: "PagerDutySimulatorTests", dependencies: ["Timestamps", "PagerDutySimulator", "PagerDuty", "TestSupport"]),
         .testTarget(name: "OnCallStoreTests", dependencies: ["OnCallStore", "TestSupport"]),
-        .testTarget(name: "SyncTests", dependencies: ["Sync", "PagerDuty", "PagerDutySimulator", "OnCallStore", "Drift", "Approval", "TestSupport"]),
-        .testTarget(name: "ApprovalTests", dependencies: ["Approval", "OnCallStore"]),
-        .testTarget(name: "DriftTests", dependencies: ["Drift", "OnCallStore"]),
+        .testTarget(name: "SyncTests", dependencies: ["Timestamps", "Sync", "PagerDuty", "PagerDutySimulator", "OnCallStore", "Drift", "Approval", "TestSupport"]),
+        .testTarget(name: "ApprovalTests", dependencies: ["Timestamps", "Approval", "OnCallStore"]),
+        .testTarget(name: "DriftTests", dependencies: ["Timestamps", "Drift", "OnCallStore"]),
         .testTarget(name: "LineLogTests", dependencies: [
             "LineLog",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
+            "Timestamps", "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .testTarget(name: "ReliabilityTests", dependencies: [
-            "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
+            "Timestamps", "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),

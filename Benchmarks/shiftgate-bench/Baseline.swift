@@ -1,6 +1,7 @@
 import Foundation
 import PagerDuty
 import PagerDutySimulator
+import Timestamps
 
 /// The original integration's way to decide, kept here and not in the product: per webhook request,
 /// `GET /schedules` (the first page, PagerDuty's default limit), then for each allowed schedule on it
@@ -28,8 +29,8 @@ struct PerRequestBaseline {
     /// Approved, and the schedules the requester is on call in.
     func decide(email: String, now: Date) async throws -> (approved: Bool, schedules: [String]) {
         let page = try JSONDecoder().decode(SchedulesPage.self, from: try await client.get("/schedules"))
-        let since = PagerDutyDate.format(now.addingTimeInterval(-60))
-        let until = PagerDutyDate.format(now.addingTimeInterval(300))
+        let since = RFC3339.format(now.addingTimeInterval(-60))
+        let until = RFC3339.format(now.addingTimeInterval(300))
         var onCallIn: [String] = []
         for schedule in page.schedules where allowList.contains(schedule.id) || schedule.name.map(allowList.contains) == true {
             let data = try await client.get("/schedules/\(schedule.id)/users", query: [

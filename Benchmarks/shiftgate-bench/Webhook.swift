@@ -5,6 +5,7 @@ import OnCallStore
 import PagerDutySimulator
 #if canImport(Glibc)
 import Glibc
+import Timestamps
 #endif
 
 /// The webhook under test: a simulated account synced by the real `shiftgate sync` into a cache, and
@@ -595,7 +596,7 @@ func decisionCost(_ fixture: WebhookFixture, report: BenchReport) throws {
         ["for scale: the same with the key set up per call (before)", perCall {
             IndentSignature.isValid(signature: fixture.signatures.onCall, secret: fixture.secret, timestamp: fixture.timestamp, body: body) ? 1 : 0
         }],
-        ["parse X-Indent-Timestamp (`IndentTime.parse`)", perCall { IndentTime.parse(fixture.timestamp) == nil ? 0 : 1 }],
+        ["parse X-Indent-Timestamp (`RFC3339.parse`)", perCall { RFC3339.parse(fixture.timestamp) == nil ? 0 : 1 }],
         ["parse the body (`JSONValue.parse`, Shiftgate's reader)", try perCall { try JSONValue.parse(body)["events"]?.arrayValue?.count ?? 0 }],
         ["for scale: `JSONSerialization` alone (before: this, then a cast of its tree)", try perCall { (try JSONSerialization.jsonObject(with: body) as? [String: Any])?.count ?? 0 }],
         ["read `IndentBody` from the parsed tree", try perCall { try IndentBody(parsedBody).events?.count ?? 0 }],

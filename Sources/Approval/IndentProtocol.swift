@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Timestamps
 
 /// Indent's webhook signature: hex HMAC-SHA256(secret, "v0:" + timestamp + ":" + raw body).
 public enum IndentSignature {
@@ -58,82 +59,11 @@ public enum IndentSignature {
     }
 }
 
-/// RFC 3339 times as Indent sends and expects them (`2024-03-12T18:00:00.000Z`).
+/// Times in Indent's form: RFC 3339 in UTC with milliseconds (`2024-03-12T18:00:00.000Z`), as its
+/// labels and claims carry them. Reading any RFC 3339 time is `RFC3339.parse`.
 public enum IndentTime {
-    // Built once: every webhook request parses one time and formats several.
-    private static let withMilliseconds = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-    private static let wholeSeconds = Date.ISO8601FormatStyle()
-
-    public static func parse(_ text: String) -> Date? {
-        if let date = parseCommonForm(text) { return date }
-        let trimmed = text.trimmingSpaces
-        if let date = try? withMilliseconds.parse(trimmed) { return date }
-        return try? wholeSeconds.parse(trimmed)
-    }
-
-    /// February has 29 in a leap year.
-    private static let daysInMonth = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-
-    /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, every field in range, the year from 1970 to 2099
-    /// and the offset under 15 hours: the form Indent sends, read without Foundation's format style,
-    /// which cost a microsecond a request. Anything else (nil here) goes to the style, which is more
-    /// lenient (it takes February 30 and hour 24) and has its own limits on offsets and far years; a
-    /// test holds the two to the same answers.
-    static func parseCommonForm(_ text: String) -> Date? {
-        var text = text
-        return text.withUTF8 { bytes -> Date? in
-            guard bytes.count >= 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
-                  bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":") else { return nil }
-            func number(_ start: Int, _ count: Int) -> Int? {
-                var value = 0
-                for index in start..<start + count {
-                    let digit = bytes[index] &- UInt8(ascii: "0")
-                    guard digit < 10 else { return nil }
-                    value = value * 10 + Int(digit)
-                }
-                return value
-            }
-            guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-                  let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-                  (1970...2099).contains(year), (1...12).contains(month), hour < 24, minute < 60, second < 60 else { return nil }
-            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-            guard (1...(month == 2 && leap ? 29 : daysInMonth[month - 1])).contains(day) else { return nil }
-
-            var index = 19
-            var fraction = 0.0
-            if bytes[index] == UInt8(ascii: ".") {
-                index += 1
-                let start = index
-                while index < bytes.count, index - start < 9, bytes[index] &- UInt8(ascii: "0") < 10 { index += 1 }
-                guard index > start, let digits = number(start, index - start) else { return nil }
-                fraction = Double(digits) / pow(10, Double(index - start))
-            }
-            guard index < bytes.count else { return nil }
-            var offset = 0
-            switch bytes[index] {
-            case UInt8(ascii: "Z"):
-                guard index + 1 == bytes.count else { return nil }
-            case UInt8(ascii: "+"), UInt8(ascii: "-"):
-                guard index + 6 == bytes.count, bytes[index + 3] == UInt8(ascii: ":"),
-                      let hours = number(index + 1, 2), let minutes = number(index + 4, 2), hours < 15, minutes < 60 else { return nil }
-                offset = (hours * 3600 + minutes * 60) * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
-            default:
-                return nil
-            }
-            // Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's days_from_civil).
-            let shiftedYear = month <= 2 ? year - 1 : year
-            let era = shiftedYear / 400
-            let yearOfEra = shiftedYear - era * 400
-            let dayOfYear = (153 * ((month + 9) % 12) + 2) / 5 + day - 1
-            let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-            let days = era * 146_097 + dayOfEra - 719_468
-            let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
-            return Date(timeIntervalSince1970: Double(seconds) + fraction)
-        }
-    }
-
     public static func format(_ date: Date) -> String {
-        withMilliseconds.format(date)
+        RFC3339.format(date, fraction: .milliseconds)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import OnCallStore
+import Timestamps
 
 /// The output formats of `shiftgate drift`.
 public enum DriftFormat: String, CaseIterable, Sendable {
@@ -28,7 +29,7 @@ extension Drift {
     public static func encodeJSON(_ report: DriftReport) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .rfc3339
         do {
             return try encoder.encode(report)
         } catch {
@@ -40,7 +41,7 @@ extension Drift {
     /// Reads a report back from the JSON that `encodeJSON(_:)` writes.
     public static func decodeJSON(_ data: Data) throws -> DriftReport {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .rfc3339
         return try decoder.decode(DriftReport.self, from: data)
     }
 }
@@ -109,18 +110,7 @@ struct TimeWriter {
 
     /// Date `yyyy-MM-dd` and time `HH:mm` (`HH:mm:ss` when the seconds are not zero) in a zone.
     static func parts(_ date: Date, in zone: TimeZone) -> (date: String, time: String) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        let day = "\(pad(c.year ?? 0, 4))-\(pad(c.month ?? 0, 2))-\(pad(c.day ?? 0, 2))"
-        var time = "\(pad(c.hour ?? 0, 2)):\(pad(c.minute ?? 0, 2))"
-        if let second = c.second, second != 0 { time += ":\(pad(second, 2))" }
-        return (day, time)
-    }
-
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        ReadableTime.parts(date, in: zone)
     }
 }
 

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Logging
 import Synchronization
+import Timestamps
 
 /// Where and how to reach PagerDuty.
 public struct PagerDutyConfiguration: Sendable, CustomStringConvertible {
@@ -148,7 +149,7 @@ public final class PagerDutyClient: Sendable {
     }
 
     static func window(_ since: Date, _ until: Date) -> [URLQueryItem] {
-        [URLQueryItem(name: "since", value: PagerDutyDate.format(since)), URLQueryItem(name: "until", value: PagerDutyDate.format(until))]
+        [URLQueryItem(name: "since", value: RFC3339.format(since)), URLQueryItem(name: "until", value: RFC3339.format(until))]
     }
 
     /// How many entries a list holds (one request, `total=true`), to decide how to narrow it.

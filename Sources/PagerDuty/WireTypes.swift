@@ -1,4 +1,5 @@
 import Foundation
+import Timestamps
 
 // PagerDuty REST API v2 reply types: only the fields Shiftgate reads. Field names follow the wire
 // (snake_case via `convertFromSnakeCase`); times decode with `.pagerDuty` (any offset).
@@ -180,7 +181,7 @@ extension JSONDecoder {
     public static func pagerDuty() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.dateDecodingStrategy = .pagerDuty
+        decoder.dateDecodingStrategy = .rfc3339
         return decoder
     }
 }

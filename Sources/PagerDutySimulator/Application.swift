@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PagerDuty
+import Timestamps
 
 /// Builds the simulator's HTTP application: PagerDuty's REST API v2 routes and its shift-based
 /// schedules ("v3") routes (behind the gate that counts, rate-limits, authenticates and injects
@@ -450,7 +451,7 @@ struct SimulatorAdminRoutes: Sendable {
 
     static func encoded(_ value: some Encodable) throws -> Response {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .pagerDuty
+        encoder.dateEncodingStrategy = .rfc3339
         encoder.outputFormatting = [.sortedKeys]
         return jsonResponse(bytes: try encoder.encode(value))
     }
@@ -459,7 +460,7 @@ struct SimulatorAdminRoutes: Sendable {
         var request = request
         let buffer = try await request.collectBody(upTo: largestAccount)
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .pagerDuty
+        decoder.dateDecodingStrategy = .rfc3339
         do {
             return try decoder.decode(Value.self, from: Data(buffer.readableBytesView))
         } catch {

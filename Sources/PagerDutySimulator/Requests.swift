@@ -1,5 +1,6 @@
 import Foundation
 import PagerDuty
+import Timestamps
 
 /// An error answered with PagerDuty's body: `{"error": {"message", "code", "errors"}}` (without
 /// `errors` when nil, as the schedule-kind errors are written).
@@ -97,7 +98,7 @@ struct QueryParameters: Sendable {
 
     func date(_ name: String) throws(APIError) -> Date? {
         guard let text = value(name) else { return nil }
-        guard let date = PagerDutyDate.parse(text) else {
+        guard let date = RFC3339.parse(text) else {
             let hint = text.contains(" ") ? " (a '+' in a query must be sent as %2B)" : ""
             throw .invalid("\(name) is not an ISO 8601 time with an offset: \(text)\(hint)")
         }

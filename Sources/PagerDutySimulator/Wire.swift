@@ -1,5 +1,6 @@
 import Foundation
 import PagerDuty
+import Timestamps
 
 /// Renders the account's objects in PagerDuty's wire shapes, key for key as in PagerDuty's published
 /// examples (kept for the tests in `Tests/Fixtures/pagerduty`): `type`, `summary`, `self` and `html_url` on objects and
@@ -20,7 +21,7 @@ struct WireRenderer {
     }
 
     static func time(_ date: Date, in zone: TimeZone) -> JSONValue {
-        .string(PagerDutyDate.format(date, in: zone))
+        .string(RFC3339.format(date, in: zone))
     }
 
     static func time(_ date: Date?, in zone: TimeZone) -> JSONValue {

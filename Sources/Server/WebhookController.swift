@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import OnCallStore
+import Timestamps
 
 /// A reply in Indent's google.rpc status shape: `{"status": {"code": N, "message": "..."}}`.
 struct StatusError: Error, HTTPResponseError {
@@ -83,7 +84,7 @@ struct WebhookController {
             return reject(route: route, status: .unauthorized, code: 9, outcome: "bad_signature", "X-Indent-Signature does not match the body")
         }
         let now = clock()
-        guard let timestamp = IndentTime.parse(timestampText) else {
+        guard let timestamp = RFC3339.parse(timestampText) else {
             return reject(route: route, status: .unauthorized, code: 9, outcome: "bad_timestamp", "X-Indent-Timestamp is not an RFC 3339 time")
         }
         let skew = now.timeIntervalSince(timestamp)
@@ -176,7 +177,7 @@ struct WebhookController {
         if let user = decision.user {
             body["user"] = .object(["id": .string(user.id), "name": .string(user.name), "email": .string(user.email)])
         }
-        if let end = decision.stretchEnd { body["until"] = .string(IndentTime.format(end)) }
+        if let end = decision.stretchEnd { body["until"] = .string(RFC3339.format(end)) }
         if let seconds = decision.grantedSeconds { body["would_grant"] = .string(GoDuration.format(seconds: seconds)) }
         return jsonResponse(body: body)
     }
@@ -196,11 +197,11 @@ struct WebhookController {
                 "id": .string(schedule.id), "name": .string(schedule.name), "kind": .string(schedule.kind.rawValue),
                 "time_zone": .string(schedule.timeZone),
             ]),
-            "at": .string(IndentTime.format(now)),
+            "at": .string(RFC3339.format(now)),
             "on_call": .array(people.map { person in
                 .object([
                     "id": .string(person.userId), "name": .string(person.user?.name ?? person.userId),
-                    "email": .string(person.user?.email ?? ""), "until": .string(IndentTime.format(person.until)),
+                    "email": .string(person.user?.email ?? ""), "until": .string(RFC3339.format(person.until)),
                 ])
             }),
             "allowed": .bool(index.allowedScheduleIds.contains(schedule.id)),

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OnCallStore
 import PagerDuty
+import Timestamps
 
 /// Why a sync did not produce a snapshot.
 public enum SyncError: Error, CustomStringConvertible {
@@ -355,8 +356,8 @@ public struct Syncer: Sendable {
     func onCalls(policyIds: [String], since: Date, until: Date, narrowed: Bool = false) async throws -> [PagerDuty.OnCall] {
         let query = narrowed ? policyIds : []
         let total = try await client.count("/oncalls", itemsKey: "oncalls", query: [
-            URLQueryItem(name: "since", value: PagerDutyDate.format(since)),
-            URLQueryItem(name: "until", value: PagerDutyDate.format(until)),
+            URLQueryItem(name: "since", value: RFC3339.format(since)),
+            URLQueryItem(name: "until", value: RFC3339.format(until)),
         ] + query.map { URLQueryItem(name: "escalation_policy_ids[]", value: $0) })
         if let total, total > PagerDutyClient.maxOffset {
             if policyIds.count > 1 {
@@ -486,9 +487,10 @@ struct ScheduleRows {
     /// - With `overflow=false` PagerDuty may cut entries at the window's bounds or drop them: the
     ///   detail is asked for with `overflow=true` (entries whole, as documented) and cut here.
     /// - During an override PagerDuty may leave the replaced member out of the final schedule or list
-    ///   them too: `overrides` (read when the final schedule shows any) say whom each one replaced in
-    ///   which rotation or custom shift, and that member's assignment from that source is taken out
-    ///   for the override's window. Other people on call at the time stay.
+    ///   them too: `overrides` (read when the final schedule may list them, see
+    ///   `mayListReplacedMembers`) say whom each one replaced in which rotation or custom shift, and
+    ///   that member's assignment from that source is taken out for the override's window. Other
+    ///   people on call at the time stay.
     ///
     /// A member or source type this code does not know fails the sync, naming the schedule and the
     /// field: guessing could approve the wrong person.
@@ -552,6 +554,24 @@ struct ScheduleRows {
             break
         default:
             throw invalid("\(field).type is \"\(member.type)\", neither user_member nor empty_member")
+        }
+    }
+
+    /// True when some override in `assignments` overlaps an assignment of its own rotation or
+    /// custom shift: that may be the member it replaced (if PagerDuty lists them too), or another
+    /// member of an every-member event; only the schedule's overrides, which name whom each one
+    /// replaced, tell. Otherwise nobody the override replaced is listed and the overrides need not
+    /// be read (one request saved per schedule).
+    static func mayListReplacedMembers(_ assignments: [ComputedShiftAssignment]) -> Bool {
+        let overrides = assignments.filter(\.source.isOverride)
+        guard !overrides.isEmpty else { return false }
+        return assignments.contains { candidate in
+            !candidate.source.isOverride && overrides.contains { override in
+                candidate.startTime < override.endTime && override.startTime < candidate.endTime
+                    && (override.source.type == ShiftSource.rotationOverride
+                        ? candidate.source.type == ShiftSource.rotation && candidate.source.rotationId == override.source.rotationId
+                        : candidate.source.type == ShiftSource.customShift && candidate.source.shiftId == override.source.shiftId)
+            }
         }
     }
 

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import OnCallStore
 import PagerDuty
+import Timestamps
 
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,7 +42,7 @@ struct CheckCommand: AsyncParsableCommand {
 
     func validate() throws {
         if (email == nil) == (schedule == nil) { throw ValidationError("give either EMAIL or --schedule") }
-        if let at, IndentTime.parse(at) == nil { throw ValidationError("--at: '\(at)' is not an RFC 3339 time such as 2026-11-26T09:00:00Z") }
+        if let at, RFC3339.parse(at) == nil { throw ValidationError("--at: '\(at)' is not an RFC 3339 time such as 2026-11-26T09:00:00Z") }
     }
 
     func run() async throws {
@@ -61,7 +62,7 @@ struct CheckCommand: AsyncParsableCommand {
             throw fail("\(error)", code: ShiftgateExit.cannotDecide)
         }
         guard let contents else { throw fail("no complete snapshot in the cache: run `shiftgate sync` first", code: ShiftgateExit.cannotDecide) }
-        let now = at.flatMap(IndentTime.parse) ?? Date()
+        let now = at.flatMap(RFC3339.parse) ?? Date()
         let age = Date().timeIntervalSince(contents.info.finishedAt)
         if let maxStaleness, age > maxStaleness.seconds {
             throw fail("the cache is \(CLIDuration(seconds: age.rounded())) old, over --max-staleness \(maxStaleness)", code: ShiftgateExit.cannotDecide)
@@ -90,18 +91,18 @@ struct CheckCommand: AsyncParsableCommand {
                 email: email, onCall: decision.isApproved, outcome: decision.outcome.rawValue, reason: decision.reason,
                 userId: decision.user?.id, userName: decision.user?.name,
                 schedules: zip(decision.scheduleIds, decision.scheduleNames).map { ["id": $0, "name": $1] },
-                until: decision.stretchEnd.map(IndentTime.format), wouldGrant: decision.grantedSeconds.map { GoDuration.format(seconds: $0) },
-                at: IndentTime.format(now), snapshotId: contents.info.id)))
+                until: decision.stretchEnd.map { RFC3339.format($0) }, wouldGrant: decision.grantedSeconds.map { GoDuration.format(seconds: $0) },
+                at: RFC3339.format(now), snapshotId: contents.info.id)))
         case .text:
             let who = decision.user.map { "\($0.name) <\($0.email)>, \($0.id)" } ?? email
             print("\(who): \(decision.isApproved ? "ON CALL" : "not on call") (\(decision.outcome.rawValue))")
             if !decision.scheduleIds.isEmpty {
                 print("  schedules:   " + zip(decision.scheduleIds, decision.scheduleNames).map { "\($1) (\($0))" }.joined(separator: ", "))
             }
-            if let end = decision.stretchEnd { print("  stretch end: \(PagerDutyDate.format(end))") }
+            if let end = decision.stretchEnd { print("  stretch end: \(ReadableTime.utc(end))") }
             if let seconds = decision.grantedSeconds { print("  would grant: \(GoDuration.format(seconds: seconds))") }
             print("  reason:      \(decision.reason)")
-            print("  decided at:  \(PagerDutyDate.format(now)) from snapshot \(contents.info.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
+            print("  decided at:  \(ReadableTime.utc(now)) from snapshot \(contents.info.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
         }
         if !decision.isApproved { throw ShiftgateExit.notOnCall }
     }
@@ -131,17 +132,17 @@ extension CheckCommand {
             }
             print(try encodeJSON(Output(
                 schedule: ["id": found.id, "name": found.name, "kind": found.kind.rawValue, "time_zone": found.timeZone],
-                onCall: people.map { Person(id: $0.userId, name: $0.user?.name ?? $0.userId, email: $0.user?.email ?? "", until: IndentTime.format($0.until)) },
-                allowed: index.allowedScheduleIds.contains(found.id), at: IndentTime.format(now), snapshotId: index.snapshot.id)))
+                onCall: people.map { Person(id: $0.userId, name: $0.user?.name ?? $0.userId, email: $0.user?.email ?? "", until: RFC3339.format($0.until)) },
+                allowed: index.allowedScheduleIds.contains(found.id), at: RFC3339.format(now), snapshotId: index.snapshot.id)))
         case .text:
             let kind = found.kind == .shiftBased ? "shift-based" : "layer-based"
             print("\(found.name) (\(found.id), \(kind), \(found.timeZone)): \(people.isEmpty ? "nobody on call" : "\(people.count) on call")")
             for person in people {
                 let who = person.user.map { "\($0.name) <\($0.email)>" } ?? person.userId
-                print("  \(who) until \(PagerDutyDate.format(person.until))")
+                print("  \(who) until \(ReadableTime.utc(person.until))")
             }
             if !index.allowedScheduleIds.contains(found.id) { print("  (not a schedule AUTO_APPROVAL_* allows: nobody here is approved through it)") }
-            print("  at \(PagerDutyDate.format(now)) from snapshot \(index.snapshot.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
+            print("  at \(ReadableTime.utc(now)) from snapshot \(index.snapshot.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
         }
         if people.isEmpty { throw ShiftgateExit.notOnCall }
     }
@@ -188,7 +189,7 @@ struct AuditCommand: AsyncParsableCommand {
                 var grantedSeconds: Int?
             }
             print(try encodeJSON(records.map {
-                Output(decidedAt: IndentTime.format($0.decidedAt), requestId: $0.requestId, requester: $0.requester,
+                Output(decidedAt: RFC3339.format($0.decidedAt), requestId: $0.requestId, requester: $0.requester,
                        resources: (try? JSONDecoder().decode([String].self, from: Data($0.resources.utf8))) ?? [],
                        outcome: $0.outcome, reason: $0.reason, snapshotId: $0.snapshotId, scheduleId: $0.scheduleId, grantedSeconds: $0.grantedSeconds)
             }))
@@ -196,7 +197,7 @@ struct AuditCommand: AsyncParsableCommand {
             if records.isEmpty { print("no decisions in the last \(since)") }
             for record in records {
                 let granted = record.grantedSeconds.map { " for " + GoDuration.format(seconds: $0) } ?? ""
-                print("\(IndentTime.format(record.decidedAt))  \(record.outcome)\(granted)  \(record.requester.isEmpty ? "(no email)" : record.requester)  \(record.resources)  \(record.reason)")
+                print("\(ReadableTime.utc(record.decidedAt))  \(record.outcome)\(granted)  \(record.requester.isEmpty ? "(no email)" : record.requester)  \(record.resources)  \(record.reason)")
             }
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OnCallStore
 import PagerDuty
+import Timestamps
 
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -52,9 +53,9 @@ struct StatusCommand: AsyncParsableCommand {
         let stale = current == nil || (maxStaleness.map { Double(age ?? 0) > $0.seconds } ?? false)
         let report = Report(
             database: path, current: current.map(SnapshotInfoJSON.init), ageSeconds: age, stale: stale,
-            lastSuccessAt: state.lastSuccessAt.map { PagerDutyDate.format($0) },
-            lastAttemptAt: state.lastAttemptAt.map { PagerDutyDate.format($0) },
-            lastFailureAt: state.lastFailureAt.map { PagerDutyDate.format($0) },
+            lastSuccessAt: state.lastSuccessAt.map { RFC3339.format($0) },
+            lastAttemptAt: state.lastAttemptAt.map { RFC3339.format($0) },
+            lastFailureAt: state.lastFailureAt.map { RFC3339.format($0) },
             lastFailureReason: state.lastFailureReason, snapshotsKept: kept)
 
         switch format {
@@ -63,8 +64,8 @@ struct StatusCommand: AsyncParsableCommand {
         case .text:
             print("cache:          \(path)")
             if let current, let age {
-                print("current:        snapshot \(current.id), finished \(PagerDutyDate.format(current.finishedAt)) (\(CLIDuration(seconds: Double(age))) ago)\(stale ? ", STALE" : "")")
-                print("window:         \(PagerDutyDate.format(current.windowStart)) → \(PagerDutyDate.format(current.windowEnd))")
+                print("current:        snapshot \(current.id), finished \(ReadableTime.utc(current.finishedAt)) (\(CLIDuration(seconds: Double(age))) ago)\(stale ? ", STALE" : "")")
+                print("window:         \(ReadableTime.utc(current.windowStart)) → \(ReadableTime.utc(current.windowEnd))")
                 print("counts:         \(current.userCount) users, \(current.scheduleCount) schedules (\(current.shiftBasedScheduleCount) shift-based), \(current.shiftCount) shifts, \(current.policyCount) escalation policies, \(current.onCallCount) on-call entries")
                 print("api:            \(current.apiRequests) requests, \(current.rateLimited) answered 429")
             } else {
@@ -73,7 +74,7 @@ struct StatusCommand: AsyncParsableCommand {
             print("snapshots kept: \(kept)")
             if let failure = state.lastFailureAt {
                 let after = state.lastSuccessAt.map { $0 > failure } ?? false
-                print("last failure:   \(PagerDutyDate.format(failure))\(after ? " (a sync has succeeded since)" : ""): \(state.lastFailureReason ?? "unknown")")
+                print("last failure:   \(ReadableTime.utc(failure))\(after ? " (a sync has succeeded since)" : ""): \(state.lastFailureReason ?? "unknown")")
             } else {
                 print("last failure:   none")
             }
@@ -100,10 +101,10 @@ struct SnapshotInfoJSON: Encodable {
 
     init(_ info: SnapshotInfo) {
         id = info.id
-        startedAt = PagerDutyDate.format(info.startedAt)
-        finishedAt = PagerDutyDate.format(info.finishedAt)
-        windowStart = PagerDutyDate.format(info.windowStart)
-        windowEnd = PagerDutyDate.format(info.windowEnd)
+        startedAt = RFC3339.format(info.startedAt)
+        finishedAt = RFC3339.format(info.finishedAt)
+        windowStart = RFC3339.format(info.windowStart)
+        windowEnd = RFC3339.format(info.windowEnd)
         users = info.userCount
         schedules = info.scheduleCount
         shiftBasedSchedules = info.shiftBasedScheduleCount
@@ -155,7 +156,7 @@ struct SnapshotsCommand: AsyncParsableCommand {
             if snapshots.isEmpty { print("no snapshots yet: run `shiftgate sync`") }
             for info in snapshots {
                 let marker = info.id == currentId ? "*" : " "
-                print("\(marker) \(info.id)\t\(PagerDutyDate.format(info.finishedAt))\t\(info.userCount) users\t\(info.scheduleCount) schedules\t\(info.shiftCount) shifts\t\(info.apiRequests) requests")
+                print("\(marker) \(info.id)\t\(ReadableTime.utc(info.finishedAt))\t\(info.userCount) users\t\(info.scheduleCount) schedules\t\(info.shiftCount) shifts\t\(info.apiRequests) requests")
             }
         }
     }

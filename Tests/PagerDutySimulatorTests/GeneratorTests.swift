@@ -2,6 +2,7 @@ import Foundation
 import PagerDuty
 import PagerDutySimulator
 import Testing
+import Timestamps
 
 /// `SimulatedAccount.generate` and scenario files.
 @Suite struct GeneratorTests {
@@ -129,7 +130,7 @@ import Testing
 
     static func fingerprint(_ account: SimulatedAccount) throws -> (length: Int, digest: UInt64) {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .pagerDuty
+        encoder.dateEncodingStrategy = .rfc3339
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(account)
         var hash: UInt64 = 14_695_981_039_346_656_037

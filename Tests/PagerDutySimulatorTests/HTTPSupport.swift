@@ -6,16 +6,17 @@ import PagerDuty
 import PagerDutySimulator
 import TestSupport
 import Testing
+import Timestamps
 
 /// A fixed "now" for tests: a Wednesday in January, when New York is at -05:00 and Berlin at +01:00.
-let testNow = PagerDutyDate.parse("2024-01-10T15:30:00Z")!
+let testNow = RFC3339.parse("2024-01-10T15:30:00Z")!
 /// `testNow` rounded down to the hour: the `H` of `SimulatedAccount.small(now:)`'s documentation.
-let testHour = PagerDutyDate.parse("2024-01-10T15:00:00Z")!
+let testHour = RFC3339.parse("2024-01-10T15:00:00Z")!
 let hour: TimeInterval = 3600
 let day: TimeInterval = 86_400
 
 func iso(_ text: String) -> Date {
-    PagerDutyDate.parse(text)!
+    RFC3339.parse(text)!
 }
 
 /// A reply read over HTTP, with its JSON parsed when it is JSON.

@@ -2,6 +2,7 @@ import Foundation
 import PagerDuty
 @testable import PagerDutySimulator
 import Testing
+import Timestamps
 
 /// A one-schedule account: `layers` in `zone`, users PALICE1, PBOB001, PCHAND1.
 func scheduleAccount(zone: String, layers: [SimulatedLayer], overrides: [SimulatedOverride] = []) -> SimulatedAccount {
@@ -21,7 +22,7 @@ func dailyLayer(_ start: String, users: [String], turn: Int = 86_400, restrictio
 }
 
 func formatted(_ entries: [SimulatedEntry], _ zone: String = "UTC") -> [String] {
-    entries.map { "\(PagerDutyDate.format($0.start, in: TimeZone(identifier: zone)!)) \(PagerDutyDate.format($0.end, in: TimeZone(identifier: zone)!)) \($0.userId)" }
+    entries.map { "\(RFC3339.format($0.start, in: TimeZone(identifier: zone)!)) \(RFC3339.format($0.end, in: TimeZone(identifier: zone)!)) \($0.userId)" }
 }
 
 /// Rendering: layers, restrictions, overrides, truncation and time zones.

@@ -2,6 +2,7 @@ import Foundation
 import PagerDuty
 import PagerDutySimulator
 import Testing
+import Timestamps
 
 // Helpers for the shift-based (v3) tests.
 
@@ -59,7 +60,7 @@ func sourceText(_ source: SimulatedAssignment.Source) -> String {
 func described(_ assignments: [SimulatedAssignment], _ zone: String = "UTC") -> [String] {
     let timeZone = TimeZone(identifier: zone)!
     return assignments.map {
-        "\(PagerDutyDate.format($0.start, in: timeZone)) \(PagerDutyDate.format($0.end, in: timeZone)) \($0.userId ?? "empty") \(sourceText($0.source))"
+        "\(RFC3339.format($0.start, in: timeZone)) \(RFC3339.format($0.end, in: timeZone)) \($0.userId ?? "empty") \(sourceText($0.source))"
     }
 }
 
@@ -102,5 +103,5 @@ let includeFinal = "include%5B%5D=final_schedule"
 
 /// The small shift-based account's H (`testHour`) plus `hours`, as UTC text.
 func atHour(_ hours: Double) -> String {
-    PagerDutyDate.format(testHour.addingTimeInterval(hours * 3600))
+    RFC3339.format(testHour.addingTimeInterval(hours * 3600))
 }

@@ -2,6 +2,7 @@ import Foundation
 import PagerDuty
 import PagerDutySimulator
 import Testing
+import Timestamps
 
 /// Where two schedules' people on call differ within [since, until): checked at every instant where
 /// either one's final schedule changes, and in the middle of each stretch between those instants.
@@ -24,7 +25,7 @@ func peopleDifferences(_ before: SimulatedSchedule, _ after: SimulatedSchedule, 
     }
     return checked.sorted().compactMap { instant in
         let was = people(beforeEntries, at: instant), now = people(afterEntries, at: instant)
-        return was == now ? nil : "\(PagerDutyDate.format(instant)): \(was.sorted()) before, \(now.sorted()) after"
+        return was == now ? nil : "\(RFC3339.format(instant)): \(was.sorted()) before, \(now.sorted()) after"
     }
 }
 
@@ -66,7 +67,7 @@ func peopleDifferences(_ before: SimulatedSchedule, _ after: SimulatedSchedule, 
             SimulatedOverride(id: "O2", start: iso("2024-01-10T12:00:00Z"), end: iso("2024-01-10T14:00:00Z"), userId: "PDANA01"),
         ])
         let upgraded = schedule.upgradedToShiftBased()
-        #expect(upgraded.overrides.map { "\($0.id) \(PagerDutyDate.format($0.start)) \(PagerDutyDate.format($0.end)) \($0.rotationId ?? "-") \($0.overriddenUserId ?? "nobody") \($0.userId)" } == [
+        #expect(upgraded.overrides.map { "\($0.id) \(RFC3339.format($0.start)) \(RFC3339.format($0.end)) \($0.rotationId ?? "-") \($0.overriddenUserId ?? "nobody") \($0.userId)" } == [
             "O1 2024-01-10T04:00:00Z 2024-01-10T06:00:00Z L1 nobody PCHAND1",
             "O1-2 2024-01-10T06:00:00Z 2024-01-10T09:00:00Z L1 PALICE1 PCHAND1",
             "O1-3 2024-01-10T09:00:00Z 2024-01-10T12:00:00Z L2 PBOB001 PCHAND1",

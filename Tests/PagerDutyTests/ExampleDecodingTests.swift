@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import PagerDuty
+import Timestamps
 
 /// PagerDuty's own example replies must decode with the client's wire types.
 @Suite struct ExampleDecodingTests {
@@ -31,8 +32,8 @@ import TestSupport
         let schedule = try #require(reply["schedule"])
         #expect(schedule.id == "PI7DH85" && schedule.timeZone == "America/New_York")
         let entry = try #require(schedule.finalSchedule?.renderedScheduleEntries?.first)
-        #expect(entry.start == PagerDutyDate.parse("2015-11-10T13:00:00Z"))
-        #expect(entry.end == PagerDutyDate.parse("2015-11-10T22:00:00Z"))
+        #expect(entry.start == RFC3339.parse("2015-11-10T13:00:00Z"))
+        #expect(entry.end == RFC3339.parse("2015-11-10T22:00:00Z"))
         #expect(entry.user?.id == "PXPGF42")
         #expect(schedule.scheduleLayers?.first?.renderedScheduleEntries?.count == 1)
         #expect(schedule.overridesSubschedule?.renderedScheduleEntries?.isEmpty == true)
@@ -57,7 +58,7 @@ import TestSupport
         let onCalls = try page("list-oncalls.json", key: "oncalls", as: OnCall.self)
         let entry = try #require(onCalls.items.first)
         #expect(entry.escalationLevel == 2 && entry.schedule?.id == "PI7DH85")
-        #expect(entry.start == PagerDutyDate.parse("2015-03-06T20:28:51Z"))
+        #expect(entry.start == RFC3339.parse("2015-03-06T20:28:51Z"))
         let overrides = try JSONDecoder.pagerDuty().decode([String: [Override]].self, from: try pagerDutyExample("list-schedule-overrides.json"))
         #expect(overrides["overrides"]?.first?.user.id == "PEYSGVF")
         let teams = try page("list-teams.json", key: "teams", as: Team.self)
@@ -90,7 +91,7 @@ import TestSupport
         let assignments = try #require(detail.finalSchedule?.computedShiftAssignments)
         #expect(assignments.count == 5)
         // Two people from 09:00 to 17:00 on the 15th: an override of the rotation and a custom shift.
-        let concurrent = assignments.filter { $0.startTime == PagerDutyDate.parse("2025-03-15T09:00:00Z") }
+        let concurrent = assignments.filter { $0.startTime == RFC3339.parse("2025-03-15T09:00:00Z") }
         #expect(Set(concurrent.compactMap(\.member.userId)) == ["PUSER456", "PUSER789"])
         #expect(concurrent.map(\.source.type).sorted() == ["custom_shift", "schedule_rotation_override"])
         #expect(concurrent.first { $0.source.isOverride }?.source.overrideId == "ABCDE12345FGHIJ67890KLMNO")
@@ -101,7 +102,7 @@ import TestSupport
     @Test func theUpgradeGuidesExampleAndTheMinimalOneDecode() throws {
         let guide = try schedule("get-v3-schedule-final_schedule-from-upgrade-guide.json")
         let only = try #require(guide.finalSchedule?.computedShiftAssignments.first)
-        #expect(only.startTime == PagerDutyDate.parse("2026-04-29T16:00:00Z") && only.member.userId == "PUSER01")
+        #expect(only.startTime == RFC3339.parse("2026-04-29T16:00:00Z") && only.member.userId == "PUSER01")
         let minimal = try schedule("get-v3-schedule.json")
         #expect(minimal.finalSchedule == nil && minimal.name == "Engineering On-Call")
     }

@@ -9,6 +9,7 @@ import Server
 import Sync
 import Testing
 import TestSupport
+import Timestamps
 
 /// Shift edges, daylight-saving changes, the staleness limit and the replay window, each at the
 /// exact second.
@@ -69,7 +70,7 @@ import TestSupport
                     #expect((claim != nil) == expected, "\(email) at T\(Int(now.timeIntervalSince(Self.T)))s: approved \(claim != nil), expected \(expected)")
                     if let claim, let end = stretchEnd[email] {
                         approved += 1
-                        let expires = try #require(IndentTime.parse(labels(claim)["indent.com/time/expires"] ?? ""))
+                        let expires = try #require(RFC3339.parse(labels(claim)["indent.com/time/expires"] ?? ""))
                         #expect(expires <= end, "\(email) approved until \(expires), past the stretch's end \(end)")
                         #expect(expires.timeIntervalSince(now) >= 1 && expires.timeIntervalSince(now) <= 6 * 3600)
                     }
@@ -95,7 +96,7 @@ import TestSupport
         return SimulatedAccount(users: users, schedules: [schedule], escalationPolicies: [policy])
     }
 
-    static func utc(_ text: String) -> Date { IndentTime.parse(text)! }
+    static func utc(_ text: String) -> Date { RFC3339.parse(text)! }
 
     @Test(arguments: [
         // Fall back, 2024-11-03 02:00 EDT → 01:00 EST: the turn from 09:00 EDT (13:00Z) to 09:00 EST (14:00Z) lasts 25 h.
@@ -143,7 +144,7 @@ import TestSupport
                 clock.set(end.addingTimeInterval(-60))
                 let minuteBefore = try await client.execute(uri: "/v1/oncall?email=\(holder)", method: .get)
                 #expect(lookup.status == .ok)
-                #expect(json(minuteBefore.body)["until"] as? String == IndentTime.format(end))
+                #expect(json(minuteBefore.body)["until"] as? String == RFC3339.format(end))
             }
         }
     }

@@ -7,6 +7,7 @@ import PagerDutySimulator
 import Sync
 import Testing
 import TestSupport
+import Timestamps
 
 /// Syncs `account` from the simulator over loopback into a real SQLite file and returns the snapshot.
 func syncedSnapshot(_ account: SimulatedAccount, now: Date) async throws -> SnapshotContents {
@@ -56,7 +57,7 @@ func syncedSnapshot(_ account: SimulatedAccount, now: Date) async throws -> Snap
             let lookup = try json(try await client.execute(uri: "/v1/oncall?schedule=\(IDs.platform)", method: .get))
             let people = (lookup["on_call"] as? [[String: Any]] ?? []).map { ($0["id"] as? String ?? "", $0["until"] as? String ?? "") }
             #expect(people.map(\.0) == [IDs.alice, IDs.cat])
-            #expect(people.map(\.1) == [IndentTime.format(at(4)), IndentTime.format(at(2))])
+            #expect(people.map(\.1) == [RFC3339.format(at(4)), RFC3339.format(at(2))])
             #expect((lookup["schedule"] as? [String: Any])?["kind"] as? String == "shift_based")
         }
     }

@@ -1,6 +1,7 @@
 import Approval
 import Foundation
 import Testing
+import Timestamps
 
 /// Indent's own test vector, and the rules around it.
 @Suite struct SignatureTests {
@@ -51,8 +52,8 @@ import Testing
     }
 
     @Test func indentTimes() {
-        #expect(IndentTime.parse("2020-05-01T07:00:00Z") == IndentTime.parse("2020-05-01T07:00:00.000Z"))
+        #expect(RFC3339.parse("2020-05-01T07:00:00Z") == RFC3339.parse("2020-05-01T07:00:00.000Z"))
         #expect(IndentTime.format(Date(timeIntervalSince1970: 1_710_266_400)) == "2024-03-12T18:00:00.000Z")
-        #expect(IndentTime.parse("yesterday") == nil)
+        #expect(RFC3339.parse("yesterday") == nil)
     }
 }

@@ -6,6 +6,7 @@ import HummingbirdTesting
 import OnCallStore
 import Testing
 import TestSupport
+import Timestamps
 
 /// The webhook over real HTTP on loopback, over a real SQLite file.
 @Suite struct WebhookTests {
@@ -251,7 +252,7 @@ import TestSupport
             #expect(lookup.status == .ok)
             let body = try json(lookup)
             #expect(body["on_call"] as? Bool == true)
-            #expect(body["until"] as? String == IndentTime.format(baseTime.addingTimeInterval(3 * 3600)))
+            #expect(body["until"] as? String == RFC3339.format(baseTime.addingTimeInterval(3 * 3600)))
             _ = try await post(client, requestBody([accessRequest("jane@example.com")]), clock: clock)
             _ = try await post(client, requestBody([accessRequest("jane@example.com")]), signature: "bad", clock: clock)
             let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)

@@ -3,12 +3,13 @@ import OnCallStore
 import PagerDuty
 import Testing
 import TestSupport
+import Timestamps
 @testable import Sync
 
 /// `ScheduleRows.add` for shift-based schedules: PagerDuty's final schedule → shifts and overrides,
 /// pure, one reply at a time.
 @Suite struct ShiftBasedRowsTests {
-    static func time(_ text: String) -> Date { PagerDutyDate.parse(text)! }
+    static func time(_ text: String) -> Date { RFC3339.parse(text)! }
     static let window = (start: time("2025-03-09T00:00:00Z"), end: time("2025-03-24T00:00:00Z"))
 
     static func detail(_ json: String) throws -> ShiftBasedSchedule {
@@ -48,7 +49,7 @@ import TestSupport
     }
 
     func spans(_ rows: ScheduleRows) -> Set<String> {
-        Set(rows.shifts.map { "\($0.userId) \(PagerDutyDate.format($0.start)) \(PagerDutyDate.format($0.end))" })
+        Set(rows.shifts.map { "\($0.userId) \(RFC3339.format($0.start)) \(RFC3339.format($0.end))" })
     }
 
     @Test func pagerDutysExampleGivesAShiftPerPersonAndNoneForTheEmptySlot() throws {

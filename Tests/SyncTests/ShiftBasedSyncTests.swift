@@ -9,6 +9,7 @@ import PagerDuty
 import PagerDutySimulator
 import Testing
 import TestSupport
+import Timestamps
 @testable import Sync
 
 /// Accounts that mix layer-based and shift-based (v3) schedules, synced from the simulator over
@@ -48,7 +49,7 @@ import TestSupport
         for (schedule, sets) in expected.sorted(by: { $0.key < $1.key }) {
             let other = got[schedule] ?? []
             for (index, set) in sets.enumerated() where index >= other.count || other[index] != set {
-                found.append("\(schedule) at \(PagerDutyDate.format(instants[index])): \(index < other.count ? other[index].sorted() : []) vs \(set.sorted())")
+                found.append("\(schedule) at \(RFC3339.format(instants[index])): \(index < other.count ? other[index].sorted() : []) vs \(set.sorted())")
             }
         }
         return Array(found.prefix(10))
@@ -145,7 +146,7 @@ import TestSupport
                     let a = Decider.decide(email: user.email, requestedDuration: nil, now: instant, index: indexBefore)
                     let b = Decider.decide(email: user.email, requestedDuration: nil, now: instant, index: indexAfter)
                     #expect(a.outcome == b.outcome && a.grantedSeconds == b.grantedSeconds && a.scheduleIds == b.scheduleIds,
-                            "\(user.name) at \(PagerDutyDate.format(instant))")
+                            "\(user.name) at \(RFC3339.format(instant))")
                 }
             }
 
