@@ -343,10 +343,9 @@ public struct Syncer: Sendable {
             return .layerBased(try await client.renderedSchedule(id: id, since: since, until: until))
         case .shiftBased:
             let schedule = try await client.shiftBasedSchedule(id: id, since: since, until: until)
-            // The overrides name whom each one replaces, which the final schedule does not; they are
-            // needed only when the final schedule shows an override (see `ScheduleRows.add`).
-            let showsOverrides = schedule.finalSchedule?.computedShiftAssignments.contains { $0.source.isOverride } ?? false
-            guard showsOverrides else { return .shiftBased(schedule, overrides: []) }
+            guard ScheduleRows.mayListReplacedMembers(schedule.finalSchedule?.computedShiftAssignments ?? []) else {
+                return .shiftBased(schedule, overrides: [])
+            }
             return .shiftBased(schedule, overrides: try await client.shiftOverrides(scheduleId: id, since: since, until: until))
         }
     }

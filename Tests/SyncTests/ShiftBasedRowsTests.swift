@@ -3,8 +3,8 @@ import OnCallStore
 import PagerDuty
 import Testing
 import TestSupport
-import Timestamps
 @testable import Sync
+import Timestamps
 
 /// `ScheduleRows.add` for shift-based schedules: PagerDuty's final schedule → shifts and overrides,
 /// pure, one reply at a time.
@@ -89,6 +89,24 @@ import Timestamps
             "PBOB 2025-03-15T09:00:00Z 2025-03-15T17:00:00Z",
             "PCAT 2025-03-15T09:00:00Z 2025-03-15T17:00:00Z",
         ])
+    }
+
+    /// The overrides are read only when an override overlaps an assignment of its own source: the
+    /// member it replaced, listed too, or another member of an every-member event.
+    @Test func theOverridesAreNeededOnlyWhenAnOverrideOverlapsItsOwnSource() throws {
+        func needs(_ assignments: [String]) throws -> Bool {
+            ScheduleRows.mayListReplacedMembers(try Self.reply(assignments).finalSchedule?.computedShiftAssignments ?? [])
+        }
+        let override = Self.assignment("2025-03-15T09:00:00Z", "2025-03-15T17:00:00Z", user: "PBOB", source: Self.override)
+        let before = Self.assignment("2025-03-10T09:00:00Z", "2025-03-15T09:00:00Z", user: "PALICE", source: Self.rotation)
+        let whole = Self.assignment("2025-03-10T09:00:00Z", "2025-03-17T09:00:00Z", user: "PALICE", source: Self.rotation)
+        let otherRotation = Self.assignment("2025-03-15T09:00:00Z", "2025-03-15T17:00:00Z", user: "PCAT",
+                                            source: #"{"type": "schedule_rotation", "rotation_id": "R2"}"#)
+        #expect(try !needs([before]), "no override")
+        #expect(try !needs([before, override]), "the replaced member is left out")
+        #expect(try !needs([before, override, otherRotation]), "another rotation is not the override's source")
+        #expect(try needs([whole, override]), "the replaced member may be listed too")
+        #expect(try !needs([Self.assignment("2025-03-15T09:00:00Z", "2025-03-15T17:00:00Z", user: "PCAT", source: Self.custom), override]))
     }
 
     /// Whether `overflow=false` cuts entries at the window or leaves them whole is not documented:
