@@ -6,6 +6,11 @@ import PagerDutySimulator
 /// One `shiftgate sync` run of one account size at one client pacing.
 struct SyncRun {
     var schedules: Int
+    /// Of `schedules`, how many are shift-based (v3).
+    var shiftBased: Int
+    /// Shift-based schedules whose final schedule shows an override overlapping another assignment
+    /// of its own source in the window: the sync reads their overrides too (one request each).
+    var shiftBasedWithOverrides: Int
     var users: Int
     /// Pages of `/users` any client must read: past 10,000 users PagerDuty cannot page the whole
     /// list, so it is one page of `/teams` and each team's pages.
@@ -21,13 +26,18 @@ struct SyncRun {
     var walBytes: Int
     var failure: String?
 
-    /// Pages of users, schedules and policies, one request per schedule (the 8-day window is one
-    /// chunk), and pages of /oncalls: what any client must spend.
+    /// Pages of users, of both schedule lists and of policies, one request per schedule (the 8-day
+    /// window is one chunk) plus one for the overrides of each shift-based schedule that shows some,
+    /// and pages of /oncalls: what any client must spend.
     var lowerBound: Int? {
         guard let info else { return nil }
-        func pages(_ count: Int) -> Int { max(1, (count + 99) / 100) }
-        return userPages + pages(schedules) + pages(policies) + schedules + pages(info.onCallCount)
+        func pages(_ count: Int, _ size: Int = 100) -> Int { max(1, (count + size - 1) / size) }
+        let shiftBasedListPages = shiftBased == 0 ? 1 : pages(shiftBased, 1000)
+        return userPages + pages(schedules - shiftBased) + shiftBasedListPages + pages(policies) + schedules
+            + shiftBasedWithOverrides + pages(info.onCallCount)
     }
+
+    var kindLabel: String { shiftBased == 0 ? "legacy only" : "\(grouped(shiftBased)) shift-based" }
 
     static func userPages(_ account: SimulatedAccount) -> Int {
         func pages(_ count: Int) -> Int { max(1, (count + 99) / 100) }
@@ -44,10 +54,14 @@ func benchSync(lab: Lab, settings: BenchSettings, report: BenchReport) async thr
     report.heading("Sync: API requests, 429s, wall time and memory")
     var runs: [SyncRun] = []
     for size in settings.syncSizes {
-        let account = SimulatedAccount.generate(users: size.users, schedules: size.schedules, seed: 11, now: Date())
-        for rateLimit in settings.syncRateLimits {
-            report.progress("sync: \(size.schedules) schedules / \(size.users) users at --rate-limit \(rateLimit)")
-            runs.append(try await syncOnce(account: account, rateLimit: rateLimit, lab: lab))
+        var plans = settings.syncRateLimits.map { (share: 0.0, rateLimit: $0) }
+        if settings.syncV3Share > 0, size.users <= settings.syncV3MaxUsers, let first = settings.syncRateLimits.first {
+            plans.append((settings.syncV3Share, first))
+        }
+        for plan in plans {
+            let account = SimulatedAccount.generate(users: size.users, schedules: size.schedules, seed: 11, now: Date(), v3Share: plan.share)
+            report.progress("sync: \(size.schedules) schedules (v3 share \(plan.share)) / \(size.users) users at --rate-limit \(plan.rateLimit)")
+            runs.append(try await syncOnce(account: account, rateLimit: plan.rateLimit, lab: lab))
             let run = runs[runs.count - 1]
             report.progress("  \(run.requests) requests, \(run.rateLimited) × 429, \(fmt(run.usage.wallSeconds)) s, \(fmt(run.usage.peakRSSMiB)) MiB\(run.failure.map { " — " + $0 } ?? "")")
         }
@@ -57,11 +71,11 @@ func benchSync(lab: Lab, settings: BenchSettings, report: BenchReport) async thr
         default rate limit (960 requests per key per fixed 60 s window), window 1 day back and 7 days ahead, a fresh \
         database per run, default concurrency (4).\n
         """)
-    report.table(["schedules / users (policies)", "--rate-limit", "requests", "lower bound", "÷ bound", "429s", "wall", "rate-limit time", "wall ÷ rate-limit time",
+    report.table(["schedules / users (policies)", "schedule kinds", "--rate-limit", "requests", "lower bound", "÷ bound", "429s", "wall", "rate-limit time", "wall ÷ rate-limit time",
                   "peak RSS", "database", "shifts / on-call entries", "result"], runs.map { run in
         let bound = run.lowerBound
         return [
-            "\(grouped(run.schedules)) / \(grouped(run.users)) (\(grouped(run.policies)))", "\(run.rateLimit)/min", grouped(run.requests),
+            "\(grouped(run.schedules)) / \(grouped(run.users)) (\(grouped(run.policies)))", run.kindLabel, "\(run.rateLimit)/min", grouped(run.requests),
             bound.map(grouped) ?? "–", bound.map { fmt(Double(run.requests) / Double($0), 3) } ?? "–",
             "\(run.rateLimited) (\(fmt(100 * Double(run.rateLimited) / Double(max(1, run.requests)), 2)) %)",
             "\(fmt(run.usage.wallSeconds)) s", run.failure == nil ? "\(fmt(run.rateLimitSeconds)) s" : "–",
@@ -73,12 +87,15 @@ func benchSync(lab: Lab, settings: BenchSettings, report: BenchReport) async thr
     })
     for run in runs where run.failure == nil {
         let paths = run.byPath.sorted { $0.key < $1.key }.map { "\($0.key) \(grouped($0.value))" }.joined(separator: ", ")
-        report.line("- \(grouped(run.schedules)) / \(grouped(run.users)) at \(run.rateLimit)/min: \(paths); CPU \(fmt(run.usage.userSeconds)) s user + \(fmt(run.usage.systemSeconds)) s system.")
+        report.line("- \(grouped(run.schedules)) / \(grouped(run.users)), \(run.kindLabel), at \(run.rateLimit)/min: \(paths); CPU \(fmt(run.usage.userSeconds)) s user + \(fmt(run.usage.systemSeconds)) s system.")
     }
     report.line("""
         \n_How measured: requests and 429s are the simulator's own counts (every request it received, retries included). \
-        Lower bound = ⌈users/100⌉ (past 10,000 users: one page of `/teams` plus ⌈members/100⌉ per team) + ⌈schedules/100⌉ + ⌈policies/100⌉ + schedules + ⌈on-call entries/100⌉ (PagerDuty's largest \
-        page is 100; the on-call entries are the ones the snapshot stored). Rate-limit time = requests ÷ 960 per minute; \
+        Lower bound = ⌈users/100⌉ (past 10,000 users: one page of `/teams` plus ⌈members/100⌉ per team) + ⌈layer-based schedules/100⌉ \
+        + ⌈shift-based schedules/1,000⌉ (`/v3/schedules` pages reach 1,000) + ⌈policies/100⌉ + schedules + the shift-based schedules \
+        whose final schedule shows an override overlapping another assignment of its own rotation (their overrides say whom each \
+        replaced, which such a schedule needs whatever PagerDuty does about the replaced member) + ⌈on-call entries/100⌉ \
+        (PagerDuty's largest page is 100 elsewhere; the on-call entries are the ones the snapshot stored). Rate-limit time = requests ÷ 960 per minute; \
         a client paced at 900/min needs 960/900 = 1.067× that by design, and under a fixed window a client may finish a little \
         under it (a window's 960 can be spent in less than its 60 s). Wall time is the child's, start to exit; peak RSS is GNU \
         time's `%M` for the child (`/usr/bin/time -f %M shiftgate sync …`; `wait4` on a `posix_spawn`ed child would report the \
@@ -96,7 +113,20 @@ func syncOnce(account: SimulatedAccount, rateLimit: Int, lab: Lab) async throws 
     let stats = simulator.stats
     await running.shutdown()
 
-    var run = SyncRun(schedules: account.schedules.count, users: account.users.count, userPages: SyncRun.userPages(account), policies: account.escalationPolicies.count,
+    let shiftBased = account.schedules.filter { $0.kind == .shiftBased }
+    let windowStart = Date().addingTimeInterval(-86_400)
+    // The sync reads a schedule's overrides when an override overlaps another assignment of its own
+    // rotation or custom shift (see `ScheduleRows.mayListReplacedMembers`).
+    let withOverrides = shiftBased.filter { schedule in
+        let assignments = schedule.renderShifts(since: windowStart, until: windowStart.addingTimeInterval(8 * 86_400), overflow: true)
+        return assignments.contains { override in
+            override.source.isOverride && assignments.contains { other in
+                !other.source.isOverride && other.start < override.end && override.start < other.end
+                    && (override.source.rotationId.map { $0 == other.source.rotationId } ?? (override.source.customShiftId == other.source.customShiftId))
+            }
+        }
+    }.count
+    var run = SyncRun(schedules: account.schedules.count, shiftBased: shiftBased.count, shiftBasedWithOverrides: withOverrides, users: account.users.count, userPages: SyncRun.userPages(account), policies: account.escalationPolicies.count,
                       rateLimit: rateLimit, usage: usage, requests: stats.requests, rateLimited: stats.rateLimited,
                       byPath: stats.requestsByPath, info: nil, databaseBytes: 0, walBytes: 0, failure: nil)
     if !usage.succeeded {

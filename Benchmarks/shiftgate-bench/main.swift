@@ -35,6 +35,12 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Client pacing values (--rate-limit, per minute) to sync at, comma-separated.")
     var syncRateLimits = "900,960"
 
+    @Option(help: "Share of shift-based (v3) schedules in the mixed accounts synced beside the legacy-only ones (0 for none).")
+    var syncV3Share = 0.5
+
+    @Option(help: "Mixed accounts are synced for sizes up to this many users (at the first --sync-rate-limits value).")
+    var syncV3MaxUsers = 10_000
+
     @Option(help: "Schedules in the account behind the webhook's cache (and the under-sync and drift runs).")
     var webhookSchedules = 1000
 
@@ -66,6 +72,7 @@ struct BenchCommand: ParsableCommand {
         }
         _ = try parsedSizes()
         guard rate > 0 else { throw ValidationError("--rate must be positive") }
+        guard (0...1).contains(syncV3Share) else { throw ValidationError("--sync-v3-share must be between 0 and 1") }
         guard allowedSchedules >= 1 else { throw ValidationError("--allowed-schedules must be at least 1") }
     }
 
@@ -89,6 +96,7 @@ struct BenchCommand: ParsableCommand {
         return BenchSettings(
             quick: quick, sections: selected, syncSizes: try parsedSizes(),
             syncRateLimits: syncRateLimits.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) },
+            syncV3Share: syncV3Share, syncV3MaxUsers: syncV3MaxUsers,
             webhookSchedules: webhookSchedules, webhookUsers: webhookUsers, allowedSchedules: allowedSchedules, rate: rate,
             wrkSeconds: quick ? 5 : 15, fixedRateSeconds: quick ? 5 : 30, underSyncIdleSeconds: quick ? 5 : 15,
             baselineDecisions: quick ? 30 : 150, driftRepeats: quick ? 5 : 20, quietWaitSeconds: quick ? 15 : 120,
@@ -113,6 +121,8 @@ struct BenchSettings: Sendable {
     var sections: Set<Section>
     var syncSizes: [(schedules: Int, users: Int)]
     var syncRateLimits: [Int]
+    var syncV3Share: Double
+    var syncV3MaxUsers: Int
     var webhookSchedules: Int
     var webhookUsers: Int
     var allowedSchedules: Int
