@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "PagerDutySimulatorTests", dependencies: ["Timestamps", "PagerDutySimulator", "PagerDuty", "TestSupport"]),
         .testTarget(name: "OnCallStoreTests", dependencies: ["OnCallStore", "TestSupport"]),
         .testTarget(name: "SyncTests", dependencies: ["Timestamps", "Sync", "PagerDuty", "PagerDutySimulator", "OnCallStore", "Drift", "Approval", "TestSupport"]),
-        .testTarget(name: "ApprovalTests", dependencies: ["Timestamps", "Approval", "OnCallStore"]),
+        .testTarget(name: "ApprovalTests", dependencies: ["Timestamps", "Approval", "OnCallStore", "TestSupport"]),
         .testTarget(name: "DriftTests", dependencies: ["Timestamps", "Drift", "OnCallStore"]),
         .testTarget(name: "LineLogTests", dependencies: [
             "LineLog",

@@ -2,21 +2,6 @@ import Foundation
 import JSONText
 import OnCallStore
 
-/// Why no roster may be used (fail closed).
-public enum CacheUnavailable: Sendable, Equatable {
-    case noSnapshot
-    case stale(age: TimeInterval, limit: TimeInterval)
-
-    var decision: Decision {
-        switch self {
-        case .noSnapshot:
-            Decision(outcome: .noSnapshot, reason: "no complete snapshot in the cache; approving nothing", user: nil, scheduleIds: [], scheduleNames: [], stretchEnd: nil, grantedSeconds: nil)
-        case .stale(let age, let limit):
-            Decision(outcome: .staleCache, reason: "the cache is \(Int(age))s old, over the \(Int(limit))s staleness limit; approving nothing", user: nil, scheduleIds: [], scheduleNames: [], stretchEnd: nil, grantedSeconds: nil)
-        }
-    }
-}
-
 /// A webhook body that cannot be answered, with a reason for the caller.
 public struct IndentBodyError: Error, Sendable, CustomStringConvertible {
     public var description: String
@@ -27,15 +12,15 @@ public enum IndentResponder {
     public struct Result: Sendable {
         /// The JSON reply body.
         public var reply: [UInt8]
+        /// Each `access/request` event and its decision, in the body's order.
         public var decisions: [(event: IndentEvent, decision: Decision)]
-        public var call: IndentBody.Call
     }
 
     /// Indent's bodies nest a few levels deep; anything deeper is refused as it is read, before the
     /// deeper containers are built.
     public static let maxNesting = 32
 
-    public static func respond(to body: Data, index: OnCallIndex?, unavailable: CacheUnavailable?, now: Date) throws -> Result {
+    public static func respond(to body: Data, roster: RosterState, now: Date) throws(IndentBodyError) -> Result {
         let parsed: IndentBody
         do {
             parsed = try IndentBody(JSONValue.parse(body, maxNesting: maxNesting))
@@ -53,22 +38,15 @@ public enum IndentResponder {
             throw IndentBodyError(description: "the body has none of events, kinds or info")
         case .getDecision:
             for event in parsed.events ?? [] where event.event == "access/request" {
-                let decision: Decision
-                if let unavailable {
-                    decision = unavailable.decision
-                } else if let index {
-                    let requested = event.meta?.labels?["indent.com/time/duration"].flatMap(GoDuration.parse)
-                    decision = Decider.decide(email: event.actorEmail, requestedDuration: requested, now: now, index: index)
-                } else {
-                    decision = CacheUnavailable.noSnapshot.decision
-                }
+                let requested = event.meta?.labels?["indent.com/time/duration"].flatMap(GoDuration.parse)
+                let decision = Decider.decide(email: event.actorEmail, requestedDuration: requested, now: now, roster: roster)
                 decisions.append((event, decision))
                 if decision.isApproved, let seconds = decision.grantedSeconds {
                     claims.append(Claim(event: event, seconds: seconds, reason: decision.reason, now: now))
                 }
             }
         }
-        return Result(reply: reply(call, claims: claims), decisions: decisions, call: call)
+        return Result(reply: reply(call, claims: claims), decisions: decisions)
     }
 
     /// The reply's JSON, written in one pass with every object's keys in sorted order: the bytes

@@ -44,11 +44,11 @@ public final class RosterCache: Sendable {
     }
 
     /// The index to decide with, or why there is none (fail closed).
-    public func usable(now: Date, maxStaleness: TimeInterval) -> (OnCallIndex?, CacheUnavailable?) {
-        guard let index else { return (nil, .noSnapshot) }
+    public func state(now: Date, maxStaleness: TimeInterval) -> RosterState {
+        guard let index else { return .unavailable(.noSnapshot) }
         let age = now.timeIntervalSince(index.snapshot.finishedAt)
-        if age > maxStaleness { return (index, .stale(age: age, limit: maxStaleness)) }
-        return (index, nil)
+        if age > maxStaleness { return .unavailable(.stale(age: age, limit: maxStaleness)) }
+        return .ready(index)
     }
 }
 

@@ -13,9 +13,11 @@ struct StatusError: Error, HTTPResponseError {
     var code: Int
     var message: String
 
-    func response(from request: Request, context: some RequestContext) throws -> Response {
+    var response: Response {
         jsonResponse(status: status, body: ["status": .object(["code": .number(Double(code)), "message": .string(message)])])
     }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response { response }
 }
 
 func jsonResponse(status: HTTPResponse.Status = .ok, body: [String: JSONValue]) -> Response {
@@ -23,7 +25,9 @@ func jsonResponse(status: HTTPResponse.Status = .ok, body: [String: JSONValue]) 
              body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.object(body).serialized())))
 }
 
-/// Routes for Indent and for on-call lookups. Answers from the in-memory roster only.
+/// Routes for Indent and for on-call lookups. Answers from the in-memory roster only: verification
+/// and decisions are `Approval`'s pure functions; this wires HTTP, the audit queue, logs and metrics
+/// to them.
 struct WebhookController {
     let configuration: ServerConfiguration
     let roster: RosterCache
@@ -31,7 +35,7 @@ struct WebhookController {
     let metrics: ServerMetrics
     let logger: Logger
     let clock: @Sendable () -> Date
-    let verifier: IndentSignature.Verifier
+    let verifier: IndentRequestVerifier
 
     init(configuration: ServerConfiguration, roster: RosterCache, audit: AuditLog, metrics: ServerMetrics, logger: Logger,
          clock: @escaping @Sendable () -> Date) {
@@ -41,7 +45,7 @@ struct WebhookController {
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
-        verifier = IndentSignature.Verifier(secret: configuration.webhookSecret)
+        verifier = IndentRequestVerifier(secret: configuration.webhookSecret, maxClockSkew: configuration.maxClockSkew)
     }
 
     func addRoutes(to router: Router<BasicRequestContext>) {
@@ -62,78 +66,72 @@ struct WebhookController {
         }
     }
 
+    /// The roster to decide with now: the snapshot's, unless it is missing or stale (fail closed).
+    func state(now: Date) -> RosterState {
+        roster.state(now: now, maxStaleness: configuration.maxStaleness)
+    }
+
     func webhook(_ request: Request, _ context: BasicRequestContext, route: String) async throws -> Response {
         var request = request
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: configuration.maxBodyBytes)
         } catch let error as HTTPResponseError where error.status == .contentTooLarge {
-            return reject(route: route, status: .contentTooLarge, code: 8, outcome: "too_large", "body over \(configuration.maxBodyBytes) bytes")
+            return refuse(route: route, outcome: "too_large", StatusError(status: .contentTooLarge, code: 8, message: "body over \(configuration.maxBodyBytes) bytes"))
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let bytes = Data(buffer: body, byteTransferStrategy: .noCopy)
-
-        let headers = IndentHeaders(request.headers)
-        guard let signature = headers.signature, !signature.isEmpty else {
-            return reject(route: route, status: .unauthorized, code: 9, outcome: "unsigned", "missing X-Indent-Signature header")
-        }
-        guard let timestampText = headers.timestamp, !timestampText.isEmpty else {
-            return reject(route: route, status: .unauthorized, code: 9, outcome: "unsigned", "missing X-Indent-Timestamp header")
-        }
-        guard verifier.isValid(signature: signature, timestamp: timestampText, body: bytes) else {
-            return reject(route: route, status: .unauthorized, code: 9, outcome: "bad_signature", "X-Indent-Signature does not match the body")
-        }
+        let headers = IndentRequestHeaders(request.headers)
         let now = clock()
-        guard let timestamp = RFC3339.parse(timestampText) else {
-            return reject(route: route, status: .unauthorized, code: 9, outcome: "bad_timestamp", "X-Indent-Timestamp is not an RFC 3339 time")
-        }
-        let skew = now.timeIntervalSince(timestamp)
-        guard abs(skew) <= configuration.maxClockSkew else {
-            return reject(route: route, status: .unauthorized, code: 9, outcome: "replay",
-                          "X-Indent-Timestamp is \(Int(skew.rounded()))s from the server's clock, beyond the allowed \(Int(configuration.maxClockSkew))s")
+        if case .failure(let refusal) = verifier.verify(headers, body: bytes, now: now) {
+            return refuse(route: route, outcome: refusal.reason.rawValue, StatusError(status: .unauthorized, code: 9, message: refusal.description))
         }
 
-        let (index, unavailable) = roster.usable(now: now, maxStaleness: configuration.maxStaleness)
+        let roster = state(now: now)
         let result: IndentResponder.Result
         do {
-            result = try IndentResponder.respond(to: bytes, index: index, unavailable: unavailable, now: now)
-        } catch let error as IndentBodyError {
-            return reject(route: route, status: .badRequest, code: 3, outcome: "malformed", error.description)
+            result = try IndentResponder.respond(to: bytes, roster: roster, now: now)
+        } catch {
+            return refuse(route: route, outcome: "malformed", StatusError(status: .badRequest, code: 3, message: error.description))
+        }
+        let requestId = headers.requestId ?? context.id
+        if audit.append(auditRecords(result, requestId: requestId, roster: roster, now: now)) > 0 {
+            logger.error("audit queue full; records dropped")
         }
         metrics.decisionDuration(nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
 
-        let requestId = headers.requestId ?? context.id
-        var records: [DecisionRecord] = []
-        for (position, (event, decision)) in result.decisions.enumerated() {
+        for (event, decision) in result.decisions {
             metrics.decision(outcome: decision.outcome.rawValue)
-            let requester = event.actorEmail ?? ""
-            let resources = (event.resources ?? []).map { JSONValue.string($0["id"]?.stringValue ?? "?") }
             logger.info("decision", metadata: [
-                "request_id": "\(requestId)", "requester": "\(requester)", "outcome": "\(decision.outcome.rawValue)",
+                "request_id": "\(requestId)", "requester": "\(event.actorEmail ?? "")", "outcome": "\(decision.outcome.rawValue)",
                 "schedules": "\(decision.scheduleNames.joined(separator: ","))", "granted_s": "\(decision.grantedSeconds.map(String.init) ?? "-")",
-                "snapshot": "\(index?.snapshot.id.description ?? "-")",
+                "snapshot": "\(roster.index?.snapshot.id.description ?? "-")",
             ])
-            records.append(DecisionRecord(
-                decidedAt: now, requestId: event.id ?? "\(requestId)#\(position)", requester: requester,
-                resources: String(decoding: JSONValue.array(resources).serialized(), as: UTF8.self),
-                outcome: decision.outcome.rawValue, reason: decision.reason, snapshotId: index?.snapshot.id,
-                scheduleId: decision.scheduleIds.first, grantedSeconds: decision.grantedSeconds))
         }
-        if unavailable != nil, !result.decisions.isEmpty {
-            logger.warning("approving nothing: \(result.decisions[0].decision.reason)")
+        if case .unavailable(let unavailable) = roster, !result.decisions.isEmpty {
+            logger.warning("approving nothing: \(unavailable.reason)")
         }
-        if audit.append(records) > 0 {
-            logger.error("audit queue full; records dropped")
-        }
-        metrics.request(route: route, outcome: unavailable == nil ? "ok" : "fail_closed")
+        metrics.request(route: route, outcome: roster.index == nil ? "fail_closed" : "ok")
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: result.reply)))
     }
 
+    /// The audit records of one reply's decisions, one per `access/request` event.
+    func auditRecords(_ result: IndentResponder.Result, requestId: String, roster: RosterState, now: Date) -> [DecisionRecord] {
+        result.decisions.enumerated().map { position, item in
+            let resources = (item.event.resources ?? []).map { JSONValue.string($0["id"]?.stringValue ?? "?") }
+            return DecisionRecord(
+                decidedAt: now, requestId: item.event.id ?? "\(requestId)#\(position)", requester: item.event.actorEmail ?? "",
+                resources: String(decoding: JSONValue.array(resources).serialized(), as: UTF8.self),
+                outcome: item.decision.outcome.rawValue, reason: item.decision.reason, snapshotId: roster.index?.snapshot.id,
+                scheduleId: item.decision.scheduleIds.first, grantedSeconds: item.decision.grantedSeconds)
+        }
+    }
+
     /// Refusals are logged and counted, never with their body.
-    func reject(route: String, status: HTTPResponse.Status, code: Int, outcome: String, _ message: String) -> Response {
+    func refuse(route: String, outcome: String, _ error: StatusError) -> Response {
         metrics.request(route: route, outcome: outcome)
-        logger.notice("webhook refused", metadata: ["route": "\(route)", "status": "\(status.code)", "reason": "\(message)"])
-        return jsonResponse(status: status, body: ["status": .object(["code": .number(Double(code)), "message": .string(message)])])
+        logger.notice("webhook refused", metadata: ["route": "\(route)", "status": "\(error.status.code)", "reason": "\(error.message)"])
+        return error.response
     }
 
     func lookup(_ request: Request) -> Response {
@@ -149,19 +147,14 @@ struct WebhookController {
             return jsonResponse(status: .badRequest, body: ["error": .string("pass ?email=ADDRESS or ?schedule=ID_OR_NAME")])
         }
         let now = clock()
-        let (index, unavailable) = roster.usable(now: now, maxStaleness: configuration.maxStaleness)
-        if let unavailable {
+        guard let index = roster.state(now: now, maxStaleness: configuration.maxStaleness).index else {
+            let unavailable = roster.index == nil ? Unavailable.noSnapshot : .stale(age: now.timeIntervalSince(roster.index!.snapshot.finishedAt), limit: configuration.maxStaleness)
             metrics.request(route: "/v1/oncall", outcome: "fail_closed")
-            let reason: String = switch unavailable {
-            case .noSnapshot: "no complete snapshot in the cache"
-            case .stale(let age, let limit): "the cache is \(Int(age))s old, over the \(Int(limit))s limit"
-            }
-            var body: [String: JSONValue] = ["on_call": email != nil ? .bool(false) : .array([]), "error": .string(reason)]
+            var body: [String: JSONValue] = ["on_call": email != nil ? .bool(false) : .array([]), "error": .string(unavailable.reason)]
             if let email { body["email"] = .string(email) }
             if let scheduleKey { body["schedule"] = .string(scheduleKey) }
             return jsonResponse(status: .serviceUnavailable, body: body)
         }
-        guard let index else { return jsonResponse(status: .serviceUnavailable, body: ["error": .string("no snapshot")]) }
         guard let email else { return scheduleLookup(scheduleKey ?? "", index: index, now: now) }
         let decision = Decider.decide(email: email, requestedDuration: nil, now: now, index: index)
         metrics.request(route: "/v1/oncall", outcome: "ok")
@@ -212,38 +205,28 @@ struct WebhookController {
 
     func readiness() -> Response {
         let now = clock()
-        let (index, unavailable) = roster.usable(now: now, maxStaleness: configuration.maxStaleness)
         var body: [String: JSONValue] = ["max_staleness_seconds": .number(configuration.maxStaleness)]
-        if let index {
+        if let index = roster.index {
             body["snapshot_id"] = .number(Double(index.snapshot.id))
             body["snapshot_age_seconds"] = .number(now.timeIntervalSince(index.snapshot.finishedAt).rounded())
         }
-        switch unavailable {
-        case nil:
+        guard case .unavailable(let unavailable) = state(now: now) else {
             metrics.request(route: "/readyz", outcome: "ready")
             body["status"] = .string("ready")
             return jsonResponse(body: body)
-        case .noSnapshot:
-            metrics.request(route: "/readyz", outcome: "not_ready")
-            body["status"] = .string("no complete snapshot in the cache")
-            return jsonResponse(status: .serviceUnavailable, body: body)
-        case .stale:
-            metrics.request(route: "/readyz", outcome: "not_ready")
-            body["status"] = .string("stale: the newest snapshot is older than the staleness limit")
-            return jsonResponse(status: .serviceUnavailable, body: body)
         }
+        metrics.request(route: "/readyz", outcome: "not_ready")
+        body["status"] = .string(unavailable.reason)
+        return jsonResponse(status: .serviceUnavailable, body: body)
     }
 }
 
-/// The headers the webhook reads, found in one pass over the request's fields (three lookups by name
-/// each joined a value list). A repeated header's values are joined with ", ", as `HTTPFields`'
-/// subscript joins them, so two signatures never pass as one.
-struct IndentHeaders {
-    var signature: String?
-    var timestamp: String?
-    var requestId: String?
-
+extension IndentRequestHeaders {
+    /// The three headers, found in one pass over the request's fields (three lookups by name each
+    /// joined a value list). A repeated header's values are joined with ", ", as `HTTPFields`'
+    /// subscript joins them, so two signatures never pass as one.
     init(_ fields: HTTPFields) {
+        self.init()
         for field in fields {
             switch field.name {
             case .indentSignature: Self.add(field.value, to: &signature)

@@ -26,7 +26,7 @@ import Testing
 
     @Test func aDecisionReplyIsCompactWithSortedKeysAndCarriesTheRequestBack() throws {
         let body = Data(#"{"events":[\#(request("jane@example.com", id: "e1")),\#(request("lee@example.com", id: "e2"))]}"#.utf8)
-        let result = try IndentResponder.respond(to: body, index: index, unavailable: nil, now: now)
+        let result = try IndentResponder.respond(to: body, roster: .ready(index), now: now)
         #expect(result.decisions.map(\.decision.isApproved) == [true, false])
 
         // Byte for byte what serialising the parsed reply gives: compact, every object's keys sorted.
@@ -58,7 +58,7 @@ import Testing
         (#"{"events":[]}"#, #"{"claims":[],"status":{"code":0}}"#),
     ])
     func otherCallsAreAnsweredInIndentsShape(body: String, reply: String) throws {
-        let result = try IndentResponder.respond(to: Data(body.utf8), index: index, unavailable: nil, now: now)
+        let result = try IndentResponder.respond(to: Data(body.utf8), roster: .ready(index), now: now)
         #expect(String(decoding: result.reply, as: UTF8.self) == reply)
     }
 }
