@@ -11,6 +11,7 @@ public struct Decision: Sendable, Equatable {
         case noEmail = "no_email"
         case staleCache = "stale_cache"
         case noSnapshot = "no_snapshot"
+        case auditUnavailable = "audit_unavailable"
     }
 
     public var outcome: Outcome

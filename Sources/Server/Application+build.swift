@@ -18,7 +18,7 @@ public func buildApplication(
 ) throws -> some ApplicationProtocol {
     let roster = RosterCache(database: database, policy: configuration.policy, logger: logger)
     try roster.reload()
-    let audit = AuditLog(database: database, logger: logger)
+    let audit = AuditLog(database: database, logger: logger, capacity: configuration.auditCapacity)
     let router = Router(context: BasicRequestContext.self)
     WebhookController(configuration: configuration, roster: roster, audit: audit, metrics: metrics, logger: logger, clock: clock)
         .addRoutes(to: router)

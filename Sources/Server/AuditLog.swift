@@ -7,11 +7,16 @@ import Synchronization
 
 /// Writes decisions to the `decision` table off the request path: requests append to an in-memory
 /// queue; a service flushes it in one transaction every `flushInterval`, and once more on shutdown.
+///
+/// No approval without its audit record: a reply may approve only after its records are queued. When
+/// the store has been unwritable long enough to fill the queue, `append` takes nothing, the webhook
+/// approves nothing (`audit_unavailable`) and `/readyz` answers 503, until a flush drains it.
 public final class AuditLog: Sendable {
     private let database: OnCallDatabase
     private let logger: Logger
     private let pending = Mutex<[DecisionRecord]>([])
     private let dropped = Mutex(0)
+    private let flushing = Mutex(())
     let capacity: Int
     let flushInterval: TimeInterval
 
@@ -22,35 +27,47 @@ public final class AuditLog: Sendable {
         self.flushInterval = flushInterval
     }
 
-    /// Queues records; never blocks. Past `capacity` (the database unwritable for a long time) a
-    /// record is dropped and counted, rather than stalling decisions.
-    func append(_ records: [DecisionRecord]) -> Int {
-        let overflow = pending.withLock { queue -> Int in
-            let room = max(0, capacity - queue.count)
-            queue.append(contentsOf: records.prefix(room))
-            return records.count - min(room, records.count)
+    /// Queues all of `records`, or none when they do not all fit; then the caller must not approve
+    /// anything they describe. Never blocks.
+    func append(_ records: [DecisionRecord]) -> Bool {
+        pending.withLock { queue -> Bool in
+            guard queue.count + records.count <= capacity else { return false }
+            queue.append(contentsOf: records)
+            return true
         }
-        if overflow > 0 { dropped.withLock { $0 += overflow } }
-        return overflow
     }
 
+    /// Counts records of replies sent without them (refusals only) because the queue was full.
+    func noteDropped(_ count: Int) {
+        dropped.withLock { $0 += count }
+    }
+
+    /// True when the queue has no room left: approvals stop until a flush drains it.
+    public var isFull: Bool { pending.withLock { $0.count >= capacity } }
+
+    /// Records waiting to be written.
+    public var pendingCount: Int { pending.withLock { $0.count } }
+
+    /// Records that found the queue full (refusals, since an approval is never sent without its record).
     public var droppedCount: Int { dropped.withLock { $0 } }
 
-    /// Writes what is queued. On failure the records go back to the front of the queue.
+    /// Writes what is queued. The records stay in the queue until they are written, so that they
+    /// count against its capacity while a write waits for the store; on failure they are simply
+    /// tried again at the next flush. One flush at a time (the writer's, or the last one at shutdown).
     @discardableResult
     public func flush() -> Int {
-        let batch = pending.withLock { queue -> [DecisionRecord] in
-            defer { queue.removeAll(keepingCapacity: true) }
-            return queue
-        }
-        guard !batch.isEmpty else { return 0 }
-        do {
-            try database.appendDecisions(batch)
-            return batch.count
-        } catch {
-            logger.error("cannot write audit records; will retry", metadata: ["records": "\(batch.count)", "error": "\(error)"])
-            pending.withLock { $0.insert(contentsOf: batch, at: 0) }
-            return 0
+        flushing.withLock { _ in
+            let batch = pending.withLock { Array($0) }
+            guard !batch.isEmpty else { return 0 }
+            do {
+                try database.appendDecisions(batch)
+                // Records appended meanwhile are behind the batch.
+                pending.withLock { $0.removeFirst(batch.count) }
+                return batch.count
+            } catch {
+                logger.error("cannot write audit records; will retry", metadata: ["records": "\(batch.count)", "error": "\(error)"])
+                return 0
+            }
         }
     }
 }

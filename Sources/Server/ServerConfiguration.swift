@@ -20,10 +20,14 @@ public struct ServerConfiguration: Sendable, CustomStringConvertible {
     /// A request's head must arrive within this of the connection opening (or the previous reply),
     /// and its body within this of the head: slow senders are cut off.
     public var requestTimeout: TimeInterval
+    /// Audit records held in memory while the store cannot be written; when they fill it, nothing
+    /// is approved until it drains.
+    public var auditCapacity: Int
 
     public init(host: String = "127.0.0.1", port: Int = 8080, maxStaleness: TimeInterval = 900, maxClockSkew: TimeInterval = 300,
                 webhookSecret: String, policy: ApprovalPolicy = ApprovalPolicy(), reloadInterval: TimeInterval = 1,
-                maxBodyBytes: Int = 1 << 20, idleTimeout: TimeInterval = 15, requestTimeout: TimeInterval = 10) {
+                maxBodyBytes: Int = 1 << 20, idleTimeout: TimeInterval = 15, requestTimeout: TimeInterval = 10,
+                auditCapacity: Int = 100_000) {
         self.host = host
         self.port = port
         self.maxStaleness = maxStaleness
@@ -34,6 +38,7 @@ public struct ServerConfiguration: Sendable, CustomStringConvertible {
         self.maxBodyBytes = maxBodyBytes
         self.idleTimeout = idleTimeout
         self.requestTimeout = requestTimeout
+        self.auditCapacity = auditCapacity
     }
 
     public var description: String {

@@ -56,8 +56,11 @@ public final class ServerMetrics: Sendable {
         Gauge(label: "shiftgate_cache_snapshot_id", factory: factory).record(Double(snapshotId ?? 0))
     }
 
-    func auditDropped(_ total: Int) {
-        Gauge(label: "shiftgate_audit_dropped_records", factory: factory).record(Double(total))
+    /// `shiftgate_audit_pending_records` (waiting to be written) and `shiftgate_audit_dropped_records`
+    /// (refusals that found the queue full), set at scrape time.
+    func audit(pending: Int, dropped: Int) {
+        Gauge(label: "shiftgate_audit_pending_records", factory: factory).record(Double(pending))
+        Gauge(label: "shiftgate_audit_dropped_records", factory: factory).record(Double(dropped))
     }
 
     public func render() -> String {

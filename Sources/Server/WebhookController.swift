@@ -60,15 +60,17 @@ struct WebhookController {
         router.get("/metrics") { _, _ in
             let index = roster.index
             metrics.cache(age: index.map { clock().timeIntervalSince($0.snapshot.finishedAt) }, snapshotId: index?.snapshot.id)
-            metrics.auditDropped(audit.droppedCount)
+            metrics.audit(pending: audit.pendingCount, dropped: audit.droppedCount)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
         }
     }
 
-    /// The roster to decide with now: the snapshot's, unless it is missing or stale (fail closed).
+    /// The roster to decide with now: the snapshot's, unless it is missing or stale, or the audit
+    /// queue is full (fail closed).
     func state(now: Date) -> RosterState {
-        roster.state(now: now, maxStaleness: configuration.maxStaleness)
+        if audit.isFull { return .unavailable(.auditUnavailable) }
+        return roster.state(now: now, maxStaleness: configuration.maxStaleness)
     }
 
     func webhook(_ request: Request, _ context: BasicRequestContext, route: String) async throws -> Response {
@@ -87,16 +89,24 @@ struct WebhookController {
             return refuse(route: route, outcome: refusal.reason.rawValue, StatusError(status: .unauthorized, code: 9, message: refusal.description))
         }
 
-        let roster = state(now: now)
-        let result: IndentResponder.Result
+        var roster = state(now: now)
+        var result: IndentResponder.Result
         do {
             result = try IndentResponder.respond(to: bytes, roster: roster, now: now)
         } catch {
             return refuse(route: route, outcome: "malformed", StatusError(status: .badRequest, code: 3, message: error.description))
         }
         let requestId = headers.requestId ?? context.id
-        if audit.append(auditRecords(result, requestId: requestId, roster: roster, now: now)) > 0 {
-            logger.error("audit queue full; records dropped")
+        // No approval leaves without its audit record: when the queue cannot take the records, the
+        // same body is answered again with nothing approved (another request may have filled it).
+        var records = auditRecords(result, requestId: requestId, roster: roster, now: now)
+        if !audit.append(records) {
+            if result.decisions.contains(where: \.decision.isApproved) {
+                roster = .unavailable(.auditUnavailable)
+                result = try IndentResponder.respond(to: bytes, roster: roster, now: now)
+                records = auditRecords(result, requestId: requestId, roster: roster, now: now)
+            }
+            if !audit.append(records) { audit.noteDropped(records.count) }
         }
         metrics.decisionDuration(nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
 

@@ -90,6 +90,7 @@ import Testing
     @Test(arguments: [
         (Unavailable.noSnapshot, Decision.Outcome.noSnapshot),
         (.stale(age: 1000, limit: 900), .staleCache),
+        (.auditUnavailable, .auditUnavailable),
     ])
     func nothingIsApprovedWithoutAUsableRoster(_ unavailable: Unavailable, outcome: Decision.Outcome) {
         let decision = Decider.decide(email: "jane@example.com", requestedDuration: nil, now: Self.T, roster: .unavailable(unavailable))

@@ -120,10 +120,10 @@ let quietLogger: Logger = {
 
 func serverConfiguration(maxStaleness: TimeInterval = 900, maxClockSkew: TimeInterval = 300, idleTimeout: TimeInterval = 15,
                          reloadInterval: TimeInterval = 0.05, policy: ApprovalPolicy = ApprovalPolicy(),
-                         requestTimeout: TimeInterval = 10) -> ServerConfiguration {
+                         requestTimeout: TimeInterval = 10, auditCapacity: Int = 100_000) -> ServerConfiguration {
     ServerConfiguration(host: "127.0.0.1", port: 0, maxStaleness: maxStaleness, maxClockSkew: maxClockSkew, webhookSecret: webhookSecret,
                         policy: policy, reloadInterval: reloadInterval, idleTimeout: idleTimeout,
-                        requestTimeout: requestTimeout)
+                        requestTimeout: requestTimeout, auditCapacity: auditCapacity)
 }
 
 /// The production app over a real SQLite file in a temporary directory, holding `contents`.
