@@ -93,59 +93,66 @@ public final class PagerDutyClient: Sendable {
 
     /// Every user, or with `teamIds` only the members of those teams (how an account of more than
     /// 10,000 users is read).
-    public func users(teamIds: [String] = []) async throws -> [User] {
+    public func users(teamIds: [String] = []) async throws -> [Wire.User] {
         try await list("/users", itemsKey: "users", query: teamIds.map { URLQueryItem(name: "team_ids[]", value: $0) })
     }
 
-    public func user(id: String) async throws -> User {
+    public func user(id: String) async throws -> Wire.User {
         try await single("/users/\(id)", itemsKey: "user")
     }
 
-    public func teams() async throws -> [Team] {
+    public func teams() async throws -> [Wire.Team] {
         try await list("/teams", itemsKey: "teams")
     }
 
-    public func schedules() async throws -> [Schedule] {
+    public func schedules() async throws -> [Wire.Schedule] {
         try await list("/schedules", itemsKey: "schedules")
     }
 
     /// One schedule's overrides and final schedule rendered for [since, until), decoded without its
     /// layers (what a sync stores).
-    public func renderedSchedule(id: String, since: Date, until: Date) async throws -> RenderedSchedule {
+    public func renderedSchedule(id: String, since: Date, until: Date) async throws -> Wire.RenderedSchedule {
         try await single("/schedules/\(id)", itemsKey: "schedule", query: Self.window(since, until))
     }
 
     /// Every shift-based (v3) schedule, as references (`id`, `summary`); names and zones come with
     /// each schedule's detail. `GET /schedules` never lists these.
-    public func shiftBasedSchedules() async throws -> [Reference] {
+    public func shiftBasedSchedules() async throws -> [Wire.Reference] {
         try await listWithoutTotal("/v3/schedules", itemsKey: "schedules", limit: Self.shiftBasedPageLimit)
     }
 
     /// A shift-based schedule with its final schedule for [since, until), in UTC, entries whole
     /// (`overflow=true`): whether `overflow=false` cuts entries crossing the bounds or drops them
     /// is not documented for v3, so the caller cuts them itself.
-    public func shiftBasedSchedule(id: String, since: Date, until: Date) async throws -> ShiftBasedSchedule {
+    public func shiftBasedSchedule(id: String, since: Date, until: Date) async throws -> Wire.ShiftBasedSchedule {
         try await single("/v3/schedules/\(id)", itemsKey: "schedule", query: Self.window(since, until) + Self.shiftBasedRendering + [
             URLQueryItem(name: "include[]", value: "final_schedule"),
         ])
     }
 
     /// A shift-based schedule's overrides overlapping [since, until), in UTC, whole.
-    public func shiftOverrides(scheduleId: String, since: Date, until: Date) async throws -> [ShiftOverride] {
+    public func shiftOverrides(scheduleId: String, since: Date, until: Date) async throws -> [Wire.ShiftOverride] {
         try await listWithoutTotal("/v3/schedules/\(scheduleId)/overrides", itemsKey: "overrides",
                                    query: Self.window(since, until) + Self.shiftBasedRendering, limit: Self.pageLimit)
     }
 
     static let shiftBasedRendering = [URLQueryItem(name: "time_zone", value: "UTC"), URLQueryItem(name: "overflow", value: "true")]
 
-    public func escalationPolicies() async throws -> [EscalationPolicy] {
+    public func escalationPolicies() async throws -> [Wire.EscalationPolicy] {
         try await list("/escalation_policies", itemsKey: "escalation_policies")
     }
 
     /// On-call entries for [since, until), optionally for some escalation policies only.
-    public func onCalls(since: Date, until: Date, escalationPolicyIds: [String] = []) async throws -> [OnCall] {
-        let query = Self.window(since, until) + escalationPolicyIds.map { URLQueryItem(name: "escalation_policy_ids[]", value: $0) }
-        return try await list("/oncalls", itemsKey: "oncalls", query: query)
+    public func onCalls(since: Date, until: Date, escalationPolicyIds: [String] = []) async throws -> [Wire.OnCall] {
+        try await list("/oncalls", itemsKey: "oncalls",
+                       query: Self.window(since, until) + escalationPolicyIds.map { URLQueryItem(name: "escalation_policy_ids[]", value: $0) })
+    }
+
+    /// How many on-call entries `/oncalls` holds for [since, until) (one request), to decide whether
+    /// the query must be narrowed to fit PagerDuty's paging.
+    public func onCallCount(since: Date, until: Date, escalationPolicyIds: [String] = []) async throws -> Int? {
+        try await count("/oncalls", itemsKey: "oncalls",
+                        query: Self.window(since, until) + escalationPolicyIds.map { URLQueryItem(name: "escalation_policy_ids[]", value: $0) })
     }
 
     static func window(_ since: Date, _ until: Date) -> [URLQueryItem] {
@@ -153,7 +160,7 @@ public final class PagerDutyClient: Sendable {
     }
 
     /// How many entries a list holds (one request, `total=true`), to decide how to narrow it.
-    public func count(_ path: String, itemsKey: String, query: [URLQueryItem] = []) async throws -> Int? {
+    func count(_ path: String, itemsKey: String, query: [URLQueryItem] = []) async throws -> Int? {
         let first: Page<IgnoredItem> = try await page(path, itemsKey: itemsKey, query: query, offset: 0, limit: 1, total: true)
         return first.total
     }
@@ -446,7 +453,7 @@ public final class PagerDutyClient: Sendable {
     }
 
     static func error(status: Int, body: Data, path: String, attempts: Int) -> PagerDutyError {
-        let parsed = try? JSONDecoder().decode(ErrorBody.self, from: body)
+        let parsed = try? JSONDecoder().decode(Wire.ErrorBody.self, from: body)
         var message = parsed?.error.message ?? HTTPURLResponse.localizedString(forStatusCode: status)
         if let details = parsed?.error.errors, !details.isEmpty {
             message += ": " + details.joined(separator: "; ")

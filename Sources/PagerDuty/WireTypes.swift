@@ -2,144 +2,150 @@ import Foundation
 import Timestamps
 
 // PagerDuty REST API v2 reply types: only the fields Shiftgate reads. Field names follow the wire
-// (snake_case via `convertFromSnakeCase`); times decode with `.pagerDuty` (any offset).
+// (snake_case via `convertFromSnakeCase`); times decode as RFC 3339 with any offset.
 
-/// A reference to another object (`user_reference`, `schedule_reference`, …).
-public struct Reference: Decodable, Sendable, Hashable {
-    public var id: String
-    public var type: String?
-    public var summary: String?
+/// PagerDuty's reply shapes, as the client decodes them. Kept apart (`Wire.User`, `Wire.Schedule`)
+/// from the cache's own types of the same names, which the sync builds from these.
+public enum Wire {}
 
-    public init(id: String, type: String? = nil, summary: String? = nil) {
-        self.id = id
-        self.type = type
-        self.summary = summary
-    }
-}
+extension Wire {
+    /// A reference to another object (`user_reference`, `schedule_reference`, …).
+    public struct Reference: Decodable, Sendable, Hashable {
+        public var id: String
+        public var type: String?
+        public var summary: String?
 
-public struct User: Decodable, Sendable, Hashable {
-    public var id: String
-    public var name: String
-    public var email: String
-    public var timeZone: String?
-    public var role: String?
-}
-
-public struct Team: Decodable, Sendable, Hashable {
-    public var id: String
-    public var name: String
-}
-
-public struct RenderedEntry: Decodable, Sendable, Hashable {
-    public var start: Date
-    public var end: Date
-    public var user: Reference?
-}
-
-public struct SubSchedule: Decodable, Sendable, Hashable {
-    public var name: String?
-    public var renderedScheduleEntries: [RenderedEntry]?
-    public var renderedCoveragePercentage: Double?
-}
-
-public struct ScheduleLayer: Decodable, Sendable, Hashable {
-    public var id: String?
-    public var name: String?
-    public var renderedScheduleEntries: [RenderedEntry]?
-}
-
-public struct Schedule: Decodable, Sendable, Hashable {
-    public var id: String
-    public var name: String?
-    public var summary: String?
-    public var timeZone: String?
-    public var description: String?
-    public var users: [Reference]?
-    public var escalationPolicies: [Reference]?
-    public var teams: [Reference]?
-    public var scheduleLayers: [ScheduleLayer]?
-    public var overridesSubschedule: SubSchedule?
-    public var finalSchedule: SubSchedule?
-
-    /// PagerDuty may leave `name` out of a schedule's reference form; `summary` carries it then.
-    public var displayName: String { name ?? summary ?? id }
-}
-
-/// A schedule's detail as a sync reads it: the final schedule (overrides folded in) and the
-/// overrides, without `schedule_layers`, which are PagerDuty's working and are never decoded, so a
-/// large account's details stay small in memory.
-public struct RenderedSchedule: Decodable, Sendable, Hashable {
-    public var id: String
-    public var name: String?
-    public var timeZone: String?
-    public var description: String?
-    public var users: [Reference]?
-    public var overridesSubschedule: SubSchedule?
-    public var finalSchedule: SubSchedule?
-}
-
-public struct EscalationRule: Decodable, Sendable, Hashable {
-    public var id: String
-    public var escalationDelayInMinutes: Int?
-    public var targets: [Reference]
-}
-
-public struct EscalationPolicy: Decodable, Sendable, Hashable {
-    public var id: String
-    public var name: String?
-    public var summary: String?
-    public var numLoops: Int?
-    public var escalationRules: [EscalationRule]
-}
-
-/// Just an object's id: what a sync keeps of the references in its largest lists, decoded
-/// without their summaries, types and links (a 10,000-entry `/oncalls` holds 30,000 of them).
-public struct ObjectID: Decodable, Sendable, Hashable {
-    public var id: String
-}
-
-public struct OnCall: Decodable, Sendable, Hashable {
-    public var user: ObjectID
-    public var schedule: ObjectID?
-    public var escalationPolicy: ObjectID
-    public var escalationLevel: Int
-    public var start: Date?
-    public var end: Date?
-}
-
-public struct Override: Decodable, Sendable, Hashable {
-    public var id: String
-    public var start: Date
-    public var end: Date
-    public var user: Reference
-}
-
-/// PagerDuty's error body: `{"error": {"message": "...", "code": N, "errors": ["..."]}}`. The
-/// shift-based (v3) API's validation errors map each field to its messages instead
-/// (`"errors": {"event.effective_since": ["..."]}`); both read as a list of strings.
-public struct ErrorBody: Decodable, Sendable, Hashable {
-    public struct Detail: Decodable, Sendable, Hashable {
-        public var message: String?
-        public var code: Int?
-        public var errors: [String]?
-
-        enum CodingKeys: String, CodingKey {
-            case message, code, errors
+        public init(id: String, type: String? = nil, summary: String? = nil) {
+            self.id = id
+            self.type = type
+            self.summary = summary
         }
+    }
 
-        public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            message = try? container.decodeIfPresent(String.self, forKey: .message)
-            code = try? container.decodeIfPresent(Int.self, forKey: .code)
-            if let list = try? container.decodeIfPresent([String].self, forKey: .errors) {
-                errors = list
-            } else if let byField = try? container.decodeIfPresent([String: [String]].self, forKey: .errors) {
-                errors = byField.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.joined(separator: ", "))" }
+    public struct User: Decodable, Sendable, Hashable {
+        public var id: String
+        public var name: String
+        public var email: String
+        public var timeZone: String?
+        public var role: String?
+    }
+
+    public struct Team: Decodable, Sendable, Hashable {
+        public var id: String
+        public var name: String
+    }
+
+    public struct RenderedEntry: Decodable, Sendable, Hashable {
+        public var start: Date
+        public var end: Date
+        public var user: Reference?
+    }
+
+    public struct SubSchedule: Decodable, Sendable, Hashable {
+        public var name: String?
+        public var renderedScheduleEntries: [RenderedEntry]?
+        public var renderedCoveragePercentage: Double?
+    }
+
+    public struct ScheduleLayer: Decodable, Sendable, Hashable {
+        public var id: String?
+        public var name: String?
+        public var renderedScheduleEntries: [RenderedEntry]?
+    }
+
+    public struct Schedule: Decodable, Sendable, Hashable {
+        public var id: String
+        public var name: String?
+        public var summary: String?
+        public var timeZone: String?
+        public var description: String?
+        public var users: [Reference]?
+        public var escalationPolicies: [Reference]?
+        public var teams: [Reference]?
+        public var scheduleLayers: [ScheduleLayer]?
+        public var overridesSubschedule: SubSchedule?
+        public var finalSchedule: SubSchedule?
+
+        /// PagerDuty may leave `name` out of a schedule's reference form; `summary` carries it then.
+        public var displayName: String { name ?? summary ?? id }
+    }
+
+    /// A schedule's detail as a sync reads it: the final schedule (overrides folded in) and the
+    /// overrides, without `schedule_layers`, which are PagerDuty's working and are never decoded, so a
+    /// large account's details stay small in memory.
+    public struct RenderedSchedule: Decodable, Sendable, Hashable {
+        public var id: String
+        public var name: String?
+        public var timeZone: String?
+        public var description: String?
+        public var users: [Reference]?
+        public var overridesSubschedule: SubSchedule?
+        public var finalSchedule: SubSchedule?
+    }
+
+    public struct EscalationRule: Decodable, Sendable, Hashable {
+        public var id: String
+        public var escalationDelayInMinutes: Int?
+        public var targets: [Reference]
+    }
+
+    public struct EscalationPolicy: Decodable, Sendable, Hashable {
+        public var id: String
+        public var name: String?
+        public var summary: String?
+        public var numLoops: Int?
+        public var escalationRules: [EscalationRule]
+    }
+
+    /// Just an object's id: what a sync keeps of the references in its largest lists, decoded
+    /// without their summaries, types and links (a 10,000-entry `/oncalls` holds 30,000 of them).
+    public struct ObjectID: Decodable, Sendable, Hashable {
+        public var id: String
+    }
+
+    public struct OnCall: Decodable, Sendable, Hashable {
+        public var user: ObjectID
+        public var schedule: ObjectID?
+        public var escalationPolicy: ObjectID
+        public var escalationLevel: Int
+        public var start: Date?
+        public var end: Date?
+    }
+
+    public struct Override: Decodable, Sendable, Hashable {
+        public var id: String
+        public var start: Date
+        public var end: Date
+        public var user: Reference
+    }
+
+    /// PagerDuty's error body: `{"error": {"message": "...", "code": N, "errors": ["..."]}}`. The
+    /// shift-based (v3) API's validation errors map each field to its messages instead
+    /// (`"errors": {"event.effective_since": ["..."]}`); both read as a list of strings.
+    public struct ErrorBody: Decodable, Sendable, Hashable {
+        public struct Detail: Decodable, Sendable, Hashable {
+            public var message: String?
+            public var code: Int?
+            public var errors: [String]?
+
+            enum CodingKeys: String, CodingKey {
+                case message, code, errors
+            }
+
+            public init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                message = try? container.decodeIfPresent(String.self, forKey: .message)
+                code = try? container.decodeIfPresent(Int.self, forKey: .code)
+                if let list = try? container.decodeIfPresent([String].self, forKey: .errors) {
+                    errors = list
+                } else if let byField = try? container.decodeIfPresent([String: [String]].self, forKey: .errors) {
+                    errors = byField.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.joined(separator: ", "))" }
+                }
             }
         }
-    }
 
-    public var error: Detail
+        public var error: Detail
+    }
 }
 
 /// One page of a classic paginated list.

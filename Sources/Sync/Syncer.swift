@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import OnCallStore
 import PagerDuty
-import Timestamps
 
 /// Why a sync did not produce a snapshot.
 public enum SyncError: Error, CustomStringConvertible {
@@ -141,22 +140,22 @@ public struct Syncer: Sendable {
         var details = try await fetchScheduleDetails(scheduleList.entries, chunks: chunks, report: report)
 
         report("on-call entries", 0, 1)
-        var onCallEntries = Set<PagerDuty.OnCall>()
+        var onCallEntries = Set<Wire.OnCall>()
         for chunk in chunks {
             for entry in try await onCalls(policyIds: policies.map(\.id), since: chunk.0, until: chunk.1) {
                 onCallEntries.insert(entry)
             }
         }
 
-        var schedules: [OnCallStore.Schedule] = []
+        var schedules: [Schedule] = []
         var members = Set<ScheduleMember>()
         var shifts: [Shift] = []
-        var overrides: [OnCallStore.Override] = []
+        var overrides: [Override] = []
         for listed in scheduleList.entries {
             // A schedule deleted since the list was read answered 404 on both APIs and is left out;
             // so is one that only an escalation policy names when the key cannot read it.
             guard let rows = details.removeValue(forKey: listed.id) else { continue }
-            schedules.append(OnCallStore.Schedule(id: listed.id, name: rows.name ?? listed.name ?? listed.id,
+            schedules.append(Schedule(id: listed.id, name: rows.name ?? listed.name ?? listed.id,
                                                   timeZone: rows.timeZone ?? listed.timeZone ?? "UTC",
                                                   description: rows.description ?? listed.description ?? "", kind: rows.kind))
             for userId in listed.memberIds + rows.memberIds {
@@ -196,15 +195,15 @@ public struct Syncer: Sendable {
                                 apiRequests: usage.requests, rateLimited: usage.rateLimited)
         return SnapshotContents(
             info: info,
-            users: users.map { OnCallStore.User(id: $0.id, name: $0.name, email: $0.email, timeZone: $0.timeZone ?? "UTC") },
+            users: users.map { User(id: $0.id, name: $0.name, email: $0.email, timeZone: $0.timeZone ?? "UTC") },
             schedules: schedules,
             members: members.sorted { ($0.scheduleId, $0.userId) < ($1.scheduleId, $1.userId) },
             shifts: shifts,
             overrides: overrides,
-            policies: policies.map { OnCallStore.EscalationPolicy(id: $0.id, name: $0.name ?? $0.summary ?? $0.id, numLoops: $0.numLoops ?? 0) },
+            policies: policies.map { EscalationPolicy(id: $0.id, name: $0.name ?? $0.summary ?? $0.id, numLoops: $0.numLoops ?? 0) },
             targets: targets,
             onCalls: onCallEntries.map {
-                OnCallStore.OnCall(policyId: $0.escalationPolicy.id, level: $0.escalationLevel, scheduleId: $0.schedule?.id,
+                OnCall(policyId: $0.escalationPolicy.id, level: $0.escalationLevel, scheduleId: $0.schedule?.id,
                                    userId: $0.user.id, start: $0.start, end: $0.end)
             }.sorted { ($0.policyId, $0.level, $0.start ?? .distantPast, $0.userId) < ($1.policyId, $1.level, $1.start ?? .distantPast, $1.userId) }
         )
@@ -213,13 +212,13 @@ public struct Syncer: Sendable {
     /// Every user. PagerDuty cannot page past 10,000 entries, so a larger account is read team by
     /// team (each team under 10,000); users in no team are then fetched one by one if a schedule
     /// or policy names them (see `fetch`), and are otherwise left out: no decision could approve them.
-    func fetchUsers() async throws -> [PagerDuty.User] {
+    func fetchUsers() async throws -> [Wire.User] {
         do {
             return try await client.users()
         } catch PagerDutyError.listTooLong(path: "/users") {
             let teams = try await client.teams()
             logger.notice("more than 10,000 users: reading them team by team", metadata: ["teams": "\(teams.count)"])
-            return try await withThrowingTaskGroup(of: [PagerDuty.User].self) { group in
+            return try await withThrowingTaskGroup(of: [Wire.User].self) { group in
                 for team in teams {
                     group.addTask {
                         do {
@@ -229,7 +228,7 @@ public struct Syncer: Sendable {
                         }
                     }
                 }
-                var users: [PagerDuty.User] = []
+                var users: [Wire.User] = []
                 for try await members in group { users += members }
                 return users
             }
@@ -237,8 +236,8 @@ public struct Syncer: Sendable {
     }
 
     /// Users by id, one request each; a user deleted meanwhile (404) is skipped.
-    func fetchUsers(ids: [String]) async throws -> [PagerDuty.User] {
-        try await withThrowingTaskGroup(of: PagerDuty.User?.self) { group in
+    func fetchUsers(ids: [String]) async throws -> [Wire.User] {
+        try await withThrowingTaskGroup(of: Wire.User?.self) { group in
             for id in ids {
                 group.addTask {
                     do {
@@ -248,7 +247,7 @@ public struct Syncer: Sendable {
                     }
                 }
             }
-            var users: [PagerDuty.User] = []
+            var users: [Wire.User] = []
             for try await user in group { if let user { users.append(user) } }
             return users
         }
@@ -257,7 +256,7 @@ public struct Syncer: Sendable {
     /// Both schedule lists. The shift-based list is read after the layer-based one: an upgrade moves a
     /// schedule from the first to the second, so one upgraded while the lists are read is in one of
     /// them (or both), never in neither.
-    func fetchScheduleLists() async throws -> ([PagerDuty.Schedule], [Reference]) {
+    func fetchScheduleLists() async throws -> ([Wire.Schedule], [Wire.Reference]) {
         let layerBased = Self.unique(try await client.schedules(), by: \.id)
         let shiftBased = Self.unique(try await client.shiftBasedSchedules(), by: \.id)
         return (layerBased, shiftBased)
@@ -352,13 +351,9 @@ public struct Syncer: Sendable {
 
     /// `/oncalls` for the window, narrowed until each query fits PagerDuty's 10,000-entry paging:
     /// first by splitting the policy list, then (for one huge policy) the time window.
-    func onCalls(policyIds: [String], since: Date, until: Date, narrowed: Bool = false) async throws -> [PagerDuty.OnCall] {
+    func onCalls(policyIds: [String], since: Date, until: Date, narrowed: Bool = false) async throws -> [Wire.OnCall] {
         let query = narrowed ? policyIds : []
-        let total = try await client.count("/oncalls", itemsKey: "oncalls", query: [
-            URLQueryItem(name: "since", value: RFC3339.format(since)),
-            URLQueryItem(name: "until", value: RFC3339.format(until)),
-        ] + query.map { URLQueryItem(name: "escalation_policy_ids[]", value: $0) })
-        if let total, total > PagerDutyClient.maxOffset {
+        if let total = try await client.onCallCount(since: since, until: until, escalationPolicyIds: query), total > PagerDutyClient.maxOffset {
             if policyIds.count > 1 {
                 let middle = policyIds.count / 2
                 return try await onCalls(policyIds: Array(policyIds[..<middle]), since: since, until: until, narrowed: true)
@@ -401,8 +396,8 @@ public struct Syncer: Sendable {
 
 /// One schedule's detail for one window, as whichever API answered.
 enum ScheduleDetail: Sendable {
-    case layerBased(RenderedSchedule)
-    case shiftBased(ShiftBasedSchedule, overrides: [ShiftOverride])
+    case layerBased(Wire.RenderedSchedule)
+    case shiftBased(Wire.ShiftBasedSchedule, overrides: [Wire.ShiftOverride])
 }
 
 /// The schedules a sync reads: both lists, and schedules that escalation policies name but neither
@@ -422,7 +417,7 @@ struct ScheduleListing {
 
     var entries: [Entry] = []
 
-    init(layerBased: [PagerDuty.Schedule], shiftBased: [Reference], policies: [PagerDuty.EscalationPolicy]) {
+    init(layerBased: [Wire.Schedule], shiftBased: [Wire.Reference], policies: [Wire.EscalationPolicy]) {
         var seen = Set<String>()
         // Listed by both (upgraded between the two reads): the shift-based API is asked first.
         let shiftBasedIds = Set(shiftBased.map(\.id))
@@ -460,9 +455,9 @@ struct ScheduleRows {
     var description: String?
     var memberIds: [String] = []
     var shifts: [Shift] = []
-    var overrides: [OnCallStore.Override] = []
+    var overrides: [Override] = []
 
-    mutating func add(_ detail: RenderedSchedule, scheduleId: String) {
+    mutating func add(_ detail: Wire.RenderedSchedule, scheduleId: String) {
         kind = .layerBased
         name = name ?? detail.name
         timeZone = timeZone ?? detail.timeZone
@@ -474,7 +469,7 @@ struct ScheduleRows {
         }
         for entry in detail.overridesSubschedule?.renderedScheduleEntries ?? [] {
             guard let user = entry.user, entry.end > entry.start else { continue }
-            overrides.append(OnCallStore.Override(scheduleId: scheduleId, userId: user.id, start: entry.start, end: entry.end))
+            overrides.append(Override(scheduleId: scheduleId, userId: user.id, start: entry.start, end: entry.end))
         }
     }
 
@@ -493,7 +488,7 @@ struct ScheduleRows {
     ///
     /// A member or source type this code does not know fails the sync, naming the schedule and the
     /// field: guessing could approve the wrong person.
-    mutating func add(_ detail: ShiftBasedSchedule, overrides shiftOverrides: [ShiftOverride], scheduleId: String,
+    mutating func add(_ detail: Wire.ShiftBasedSchedule, overrides shiftOverrides: [Wire.ShiftOverride], scheduleId: String,
                       window: (start: Date, end: Date)) throws {
         let path = "/v3/schedules/\(scheduleId)"
         func invalid(_ detail: String) -> PagerDutyError { .invalidReply(path: path, detail: detail) }
@@ -506,12 +501,12 @@ struct ScheduleRows {
         description = description ?? detail.description
         memberIds += detail.rotationMemberIds + (detail.users ?? []).map(\.id)
 
-        var assignments: [ComputedShiftAssignment] = []
+        var assignments: [Wire.ComputedShiftAssignment] = []
         for (position, assignment) in final.computedShiftAssignments.enumerated() {
             let field = "final_schedule.computed_shift_assignments[\(position)]"
             try Self.check(assignment.member, field: "\(field).member", invalid: invalid)
-            guard ShiftSource.known.contains(assignment.source.type) else {
-                throw invalid("\(field).source.type is \"\(assignment.source.type)\", not one of \(ShiftSource.known.sorted().joined(separator: ", "))")
+            guard Wire.ShiftSource.known.contains(assignment.source.type) else {
+                throw invalid("\(field).source.type is \"\(assignment.source.type)\", not one of \(Wire.ShiftSource.known.sorted().joined(separator: ", "))")
             }
             var clipped = assignment
             clipped.startTime = max(assignment.startTime, window.start)
@@ -525,9 +520,9 @@ struct ScheduleRows {
         }
 
         var seen = Set<Shift>()
-        var overrideSpans: [String: OnCallStore.Override] = [:]
+        var overrideSpans: [String: Override] = [:]
         for assignment in assignments {
-            guard let userId = assignment.member.userId, assignment.member.type == ShiftMember.user else { continue }
+            guard let userId = assignment.member.userId, assignment.member.type == Wire.ShiftMember.user else { continue }
             let shift = Shift(scheduleId: scheduleId, userId: userId, start: assignment.startTime, end: assignment.endTime)
             // Two rotations naming the same person at the same time are one shift.
             if seen.insert(shift).inserted { shifts.append(shift) }
@@ -538,18 +533,18 @@ struct ScheduleRows {
                     span.end = max(span.end, shift.end)
                     overrideSpans[key] = span
                 } else {
-                    overrideSpans[key] = OnCallStore.Override(scheduleId: scheduleId, userId: userId, start: shift.start, end: shift.end)
+                    overrideSpans[key] = Override(scheduleId: scheduleId, userId: userId, start: shift.start, end: shift.end)
                 }
             }
         }
         overrides += overrideSpans.values.sorted { ($0.start, $0.userId) < ($1.start, $1.userId) }
     }
 
-    private static func check(_ member: ShiftMember, field: String, invalid: (String) -> PagerDutyError) throws {
+    private static func check(_ member: Wire.ShiftMember, field: String, invalid: (String) -> PagerDutyError) throws {
         switch member.type {
-        case ShiftMember.user:
+        case Wire.ShiftMember.user:
             guard let id = member.userId, !id.isEmpty else { throw invalid("\(field).user_id is missing for a user_member") }
-        case ShiftMember.empty:
+        case Wire.ShiftMember.empty:
             break
         default:
             throw invalid("\(field).type is \"\(member.type)\", neither user_member nor empty_member")
@@ -561,33 +556,33 @@ struct ScheduleRows {
     /// member of an every-member event; only the schedule's overrides, which name whom each one
     /// replaced, tell. Otherwise nobody the override replaced is listed and the overrides need not
     /// be read (one request saved per schedule).
-    static func mayListReplacedMembers(_ assignments: [ComputedShiftAssignment]) -> Bool {
+    static func mayListReplacedMembers(_ assignments: [Wire.ComputedShiftAssignment]) -> Bool {
         let overrides = assignments.filter(\.source.isOverride)
         guard !overrides.isEmpty else { return false }
         return assignments.contains { candidate in
             !candidate.source.isOverride && overrides.contains { override in
                 candidate.startTime < override.endTime && override.startTime < candidate.endTime
-                    && (override.source.type == ShiftSource.rotationOverride
-                        ? candidate.source.type == ShiftSource.rotation && candidate.source.rotationId == override.source.rotationId
-                        : candidate.source.type == ShiftSource.customShift && candidate.source.shiftId == override.source.shiftId)
+                    && (override.source.type == Wire.ShiftSource.rotationOverride
+                        ? candidate.source.type == Wire.ShiftSource.rotation && candidate.source.rotationId == override.source.rotationId
+                        : candidate.source.type == Wire.ShiftSource.customShift && candidate.source.shiftId == override.source.shiftId)
             }
         }
     }
 
     /// `assignments` without the overridden member's time from the override's own source during the
     /// override (a no-op when PagerDuty already left them out).
-    static func removing(_ override: ShiftOverride, from assignments: [ComputedShiftAssignment]) -> [ComputedShiftAssignment] {
-        func isReplaced(_ assignment: ComputedShiftAssignment) -> Bool {
+    static func removing(_ override: Wire.ShiftOverride, from assignments: [Wire.ComputedShiftAssignment]) -> [Wire.ComputedShiftAssignment] {
+        func isReplaced(_ assignment: Wire.ComputedShiftAssignment) -> Bool {
             guard assignment.member == override.overriddenMember else { return false }
             if let rotationId = override.rotationId {
-                return assignment.source.type == ShiftSource.rotation && assignment.source.rotationId == rotationId
+                return assignment.source.type == Wire.ShiftSource.rotation && assignment.source.rotationId == rotationId
             }
             if let shiftId = override.customShiftId {
-                return assignment.source.type == ShiftSource.customShift && assignment.source.shiftId == shiftId
+                return assignment.source.type == Wire.ShiftSource.customShift && assignment.source.shiftId == shiftId
             }
             return false
         }
-        var result: [ComputedShiftAssignment] = []
+        var result: [Wire.ComputedShiftAssignment] = []
         for assignment in assignments {
             guard isReplaced(assignment), assignment.startTime < override.endTime, override.startTime < assignment.endTime else {
                 result.append(assignment)

@@ -61,7 +61,7 @@ import PagerDutySimulator
         let account = SimulatedAccount.generate(users: 250, schedules: 3, seed: 7)
         try await withSimulator(account) { running, _ in
             let client = client(running)
-            let users: [User] = try await client.listWithoutTotal("/users", itemsKey: "users", limit: 100)
+            let users: [Wire.User] = try await client.listWithoutTotal("/users", itemsKey: "users", limit: 100)
             #expect(users.map(\.id) == account.users.map(\.id).sorted())
             // Offsets 0, 99 and 198.
             #expect(client.usage.requests - client.usage.retries == 3)
@@ -81,7 +81,7 @@ import PagerDutySimulator
                 running.simulator.updateAccount { $0.users.removeAll { $0.id == doomed } }
             }
             let client = client(running)
-            let users: [User] = try await client.listWithoutTotal("/users", itemsKey: "users", limit: 100)
+            let users: [Wire.User] = try await client.listWithoutTotal("/users", itemsKey: "users", limit: 100)
             await deleter.value
             #expect(Set(users.map(\.id)) == Set(account.users.map(\.id)).subtracting([doomed]))
             #expect(users.count == 249)

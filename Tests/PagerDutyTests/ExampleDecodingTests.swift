@@ -13,7 +13,7 @@ import Timestamps
     }
 
     @Test func listUsers() throws {
-        let users = try page("list-users.json", key: "users", as: User.self)
+        let users = try page("list-users.json", key: "users", as: Wire.User.self)
         #expect(users.items.map(\.id) == ["PXPGF42", "PAM4FGS"])
         #expect(users.items[0].email == "125.greenholt.earline@graham.name")
         #expect(users.items[1].timeZone == "Asia/Hong_Kong")
@@ -21,14 +21,14 @@ import Timestamps
     }
 
     @Test func getUserAndScheduleUsers() throws {
-        let single = try JSONDecoder.pagerDuty().decode([String: User].self, from: try pagerDutyExample("get-user.json"))
+        let single = try JSONDecoder.pagerDuty().decode([String: Wire.User].self, from: try pagerDutyExample("get-user.json"))
         #expect(single["user"]?.name == "Earline Greenholt")
-        let scheduleUsers = try JSONDecoder.pagerDuty().decode([String: [User]].self, from: try pagerDutyExample("list-schedule-users.json"))
+        let scheduleUsers = try JSONDecoder.pagerDuty().decode([String: [Wire.User]].self, from: try pagerDutyExample("list-schedule-users.json"))
         #expect(scheduleUsers["users"]?.count == 2)
     }
 
     @Test func getScheduleWithLayersOverridesAndFinalSchedule() throws {
-        let reply = try JSONDecoder.pagerDuty().decode([String: Schedule].self, from: try pagerDutyExample("get-schedule.json"))
+        let reply = try JSONDecoder.pagerDuty().decode([String: Wire.Schedule].self, from: try pagerDutyExample("get-schedule.json"))
         let schedule = try #require(reply["schedule"])
         #expect(schedule.id == "PI7DH85" && schedule.timeZone == "America/New_York")
         let entry = try #require(schedule.finalSchedule?.renderedScheduleEntries?.first)
@@ -41,27 +41,27 @@ import Timestamps
     }
 
     @Test func listSchedulesBothShapes() throws {
-        let basic = try page("list-schedules-basic-example.json", key: "schedules", as: Schedule.self)
+        let basic = try page("list-schedules-basic-example.json", key: "schedules", as: Wire.Schedule.self)
         #expect(basic.items.first?.users?.first?.id == "PEYSGVF")
-        let layered = try page("list-schedules-with-schedule-layers.json", key: "schedules", as: Schedule.self)
+        let layered = try page("list-schedules-with-schedule-layers.json", key: "schedules", as: Wire.Schedule.self)
         #expect(layered.items.first?.scheduleLayers?.first?.name == "Night Shift")
     }
 
     @Test func listEscalationPolicies() throws {
-        let policies = try page("list-escalation-policies.json", key: "escalation_policies", as: EscalationPolicy.self)
+        let policies = try page("list-escalation-policies.json", key: "escalation_policies", as: Wire.EscalationPolicy.self)
         let rule = try #require(policies.items.first?.escalationRules.first)
         #expect(rule.escalationDelayInMinutes == 30)
         #expect(rule.targets.map(\.type) == ["user_reference", "schedule_reference"])
     }
 
     @Test func listOnCallsOverridesAndTeams() throws {
-        let onCalls = try page("list-oncalls.json", key: "oncalls", as: OnCall.self)
+        let onCalls = try page("list-oncalls.json", key: "oncalls", as: Wire.OnCall.self)
         let entry = try #require(onCalls.items.first)
         #expect(entry.escalationLevel == 2 && entry.schedule?.id == "PI7DH85")
         #expect(entry.start == RFC3339.parse("2015-03-06T20:28:51Z"))
-        let overrides = try JSONDecoder.pagerDuty().decode([String: [Override]].self, from: try pagerDutyExample("list-schedule-overrides.json"))
+        let overrides = try JSONDecoder.pagerDuty().decode([String: [Wire.Override]].self, from: try pagerDutyExample("list-schedule-overrides.json"))
         #expect(overrides["overrides"]?.first?.user.id == "PEYSGVF")
-        let teams = try page("list-teams.json", key: "teams", as: Team.self)
+        let teams = try page("list-teams.json", key: "teams", as: Wire.Team.self)
         #expect(teams.items.first?.name == "Engineering")
     }
 }
@@ -75,13 +75,13 @@ import Timestamps
         return try decoder.decode(Page<Item>.self, from: try pagerDutyExample("v3/\(file)"))
     }
 
-    func schedule(_ file: String) throws -> ShiftBasedSchedule {
-        try #require(try JSONDecoder.pagerDuty().decode([String: ShiftBasedSchedule].self, from: try pagerDutyExample("v3/\(file)"))["schedule"])
+    func schedule(_ file: String) throws -> Wire.ShiftBasedSchedule {
+        try #require(try JSONDecoder.pagerDuty().decode([String: Wire.ShiftBasedSchedule].self, from: try pagerDutyExample("v3/\(file)"))["schedule"])
     }
 
     @Test func theListIsReferencesWithoutATotal() throws {
-        let list = try page("list-v3-schedules.json", key: "schedules", as: Reference.self)
-        #expect(list.items == [Reference(id: "PS1A2B3C", type: "schedule_v3_reference", summary: "Engineering On-Call")])
+        let list = try page("list-v3-schedules.json", key: "schedules", as: Wire.Reference.self)
+        #expect(list.items == [Wire.Reference(id: "PS1A2B3C", type: "schedule_v3_reference", summary: "Engineering On-Call")])
         #expect(list.total == nil && list.limit == 100 && list.more == false)
     }
 
@@ -95,7 +95,7 @@ import Timestamps
         #expect(Set(concurrent.compactMap(\.member.userId)) == ["PUSER456", "PUSER789"])
         #expect(concurrent.map(\.source.type).sorted() == ["custom_shift", "schedule_rotation_override"])
         #expect(concurrent.first { $0.source.isOverride }?.source.overrideId == "ABCDE12345FGHIJ67890KLMNO")
-        #expect(assignments.last?.member == ShiftMember(type: "empty_member", userId: nil))
+        #expect(assignments.last?.member == Wire.ShiftMember(type: "empty_member", userId: nil))
         #expect(detail.rotationMemberIds == ["PUSER123"])
     }
 
@@ -108,25 +108,25 @@ import Timestamps
     }
 
     @Test func overridesNameTheReplacedAndTheReplacingMember() throws {
-        let overrides = try page("list-v3-overrides-from-schema.json", key: "overrides", as: ShiftOverride.self)
+        let overrides = try page("list-v3-overrides-from-schema.json", key: "overrides", as: Wire.ShiftOverride.self)
         let override = try #require(overrides.items.first)
         #expect(override.rotationId == "ABCDEFGHIJKLMNOPQRSTUVWXY2" && override.customShiftId == nil)
         #expect(override.overriddenMember.userId == "PUSER123" && override.overridingMember.userId == "PUSER456")
-        #expect(try page("list-v3-overrides.json", key: "overrides", as: ShiftOverride.self).items.isEmpty)
+        #expect(try page("list-v3-overrides.json", key: "overrides", as: Wire.ShiftOverride.self).items.isEmpty)
     }
 
     @Test func onCallEntriesAndEscalationTargetsReferenceShiftBasedSchedules() throws {
-        let onCalls = try page("list-oncalls-v3-schedule-from-schema.json", key: "oncalls", as: OnCall.self)
+        let onCalls = try page("list-oncalls-v3-schedule-from-schema.json", key: "oncalls", as: Wire.OnCall.self)
         #expect(onCalls.items.first?.schedule?.id == "PL5FQHC")
-        let legacy = try page("list-oncalls-openapi-example-legacy-schedule.json", key: "oncalls", as: OnCall.self)
+        let legacy = try page("list-oncalls-openapi-example-legacy-schedule.json", key: "oncalls", as: Wire.OnCall.self)
         #expect(legacy.items.first?.schedule?.id == "PI7DH85")
-        let policy = try #require(try JSONDecoder.pagerDuty().decode([String: EscalationPolicy].self,
+        let policy = try #require(try JSONDecoder.pagerDuty().decode([String: Wire.EscalationPolicy].self,
                                                                     from: try pagerDutyExample("v3/get-escalation-policy-v3-target-from-schema.json"))["escalation_policy"])
         #expect(policy.escalationRules.first?.targets.map(\.type) == ["schedule_v3_reference", "schedule_reference"])
     }
 
     @Test func aV3ErrorMapsFieldsToMessages() throws {
-        let body = try JSONDecoder().decode(ErrorBody.self, from: try pagerDutyExample("v3/error-400-v3.json"))
+        let body = try JSONDecoder().decode(Wire.ErrorBody.self, from: try pagerDutyExample("v3/error-400-v3.json"))
         #expect(body.error.message == "Invalid Request" && body.error.code == 2001)
         #expect(body.error.errors == ["event.effective_since: Date cannot be more than 12 months in the future"])
         let error = PagerDutyClient.error(status: 400, body: try pagerDutyExample("v3/error-400-v3.json"), path: "/v3/schedules/P1", attempts: 1)

@@ -12,12 +12,12 @@ import Timestamps
     static func time(_ text: String) -> Date { RFC3339.parse(text)! }
     static let window = (start: time("2025-03-09T00:00:00Z"), end: time("2025-03-24T00:00:00Z"))
 
-    static func detail(_ json: String) throws -> ShiftBasedSchedule {
-        try JSONDecoder.pagerDuty().decode(ShiftBasedSchedule.self, from: Data(json.utf8))
+    static func detail(_ json: String) throws -> Wire.ShiftBasedSchedule {
+        try JSONDecoder.pagerDuty().decode(Wire.ShiftBasedSchedule.self, from: Data(json.utf8))
     }
 
     /// A reply with these computed assignments (JSON objects, without their constant `type`).
-    static func reply(_ assignments: [String]) throws -> ShiftBasedSchedule {
+    static func reply(_ assignments: [String]) throws -> Wire.ShiftBasedSchedule {
         try detail("""
             {"id": "PV3", "type": "schedule_v3", "name": "Payments", "time_zone": "Europe/Berlin",
              "final_schedule": {"type": "final_schedule", "rendered_coverage_percentage": 100,
@@ -34,15 +34,15 @@ import Timestamps
     static let override = #"{"type": "schedule_rotation_override", "rotation_id": "R1", "override_id": "O1"}"#
     static let custom = #"{"type": "custom_shift", "shift_id": "C1"}"#
 
-    static func overrideReply(replacing user: String, by other: String, _ start: String, _ end: String) throws -> ShiftOverride {
-        try JSONDecoder.pagerDuty().decode(ShiftOverride.self, from: Data("""
+    static func overrideReply(replacing user: String, by other: String, _ start: String, _ end: String) throws -> Wire.ShiftOverride {
+        try JSONDecoder.pagerDuty().decode(Wire.ShiftOverride.self, from: Data("""
             {"id": "O1", "type": "override_shift", "rotation_id": "R1", "start_time": "\(start)", "end_time": "\(end)",
              "overridden_member": {"type": "user_member", "user_id": "\(user)"},
              "overriding_member": {"type": "user_member", "user_id": "\(other)"}}
             """.utf8))
     }
 
-    func rows(_ detail: ShiftBasedSchedule, overrides: [ShiftOverride] = []) throws -> ScheduleRows {
+    func rows(_ detail: Wire.ShiftBasedSchedule, overrides: [Wire.ShiftOverride] = []) throws -> ScheduleRows {
         var rows = ScheduleRows()
         try rows.add(detail, overrides: overrides, scheduleId: "PV3", window: Self.window)
         return rows
@@ -53,7 +53,7 @@ import Timestamps
     }
 
     @Test func pagerDutysExampleGivesAShiftPerPersonAndNoneForTheEmptySlot() throws {
-        let detail = try JSONDecoder.pagerDuty().decode([String: ShiftBasedSchedule].self,
+        let detail = try JSONDecoder.pagerDuty().decode([String: Wire.ShiftBasedSchedule].self,
                                                         from: try pagerDutyExample("v3/get-v3-schedule-final_schedule-from-schema.json"))["schedule"]
         let result = try rows(try #require(detail))
         #expect(result.kind == .shiftBased && result.name == "Engineering On-Call" && result.timeZone == "America/New_York")
