@@ -26,8 +26,9 @@ let package = Package(
     targets: [
         // RFC 3339 in and out (PagerDuty's, Indent's and Shiftgate's own times), and times for people.
         .target(name: "Timestamps"),
-        // Compact JSON text for hand-built replies (the webhook's and the simulator's).
-        .target(name: "JSONText"),
+        // JSON: a strict reader, a compact writer and the value they share (the webhook's bodies and
+        // replies, the simulator's replies).
+        .target(name: "JSON"),
         // swift-log's StreamLogHandler line, cheaper, with an optional background writer (serve).
         .target(name: "LineLog", dependencies: [
             .product(name: "Logging", package: "swift-log"),
@@ -48,14 +49,14 @@ let package = Package(
         ]),
         // The approval decision (pure) and Indent's webhook protocol.
         .target(name: "Approval", dependencies: [
-            "OnCallStore", "JSONText", "Timestamps",
+            "OnCallStore", "JSON", "Timestamps",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Snapshot diff (pure) and its renderers.
         .target(name: "Drift", dependencies: ["OnCallStore", "Timestamps"], exclude: ["DRIFT-JSON.md"]),
         // The Hummingbird webhook application.
         .target(name: "Server", dependencies: [
-            "Approval", "OnCallStore", "Timestamps",
+            "Approval", "JSON", "OnCallStore", "Timestamps",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -68,7 +69,7 @@ let package = Package(
         ]),
         // A stand-in PagerDuty REST API for tests, the demo and benchmarks.
         .target(name: "PagerDutySimulator", dependencies: [
-            "PagerDuty", "JSONText", "Timestamps",
+            "PagerDuty", "JSON", "Timestamps",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -90,7 +91,7 @@ let package = Package(
         // Benchmarks: not tests; they print numbers (see BENCHMARKS.md). The per-request PagerDuty
         // baseline lives here, not in the product.
         .executableTarget(name: "shiftgate-bench", dependencies: [
-            "Timestamps", "PagerDuty", "OnCallStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator",
+            "Timestamps", "JSON", "PagerDuty", "OnCallStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -102,11 +103,12 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ], path: "Tests/TestSupport"),
         .testTarget(name: "TimestampsTests", dependencies: ["Timestamps"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
         .testTarget(name: "PagerDutyTests", dependencies: ["PagerDuty", "Timestamps", "TestSupport"]),
         .testTarget(name: "PagerDutySimulatorTests", dependencies: ["Timestamps", "PagerDutySimulator", "PagerDuty", "TestSupport"]),
         .testTarget(name: "OnCallStoreTests", dependencies: ["OnCallStore", "TestSupport"]),
         .testTarget(name: "SyncTests", dependencies: ["Timestamps", "Sync", "PagerDuty", "PagerDutySimulator", "OnCallStore", "Drift", "Approval", "TestSupport"]),
-        .testTarget(name: "ApprovalTests", dependencies: ["Timestamps", "Approval", "OnCallStore", "TestSupport"]),
+        .testTarget(name: "ApprovalTests", dependencies: ["JSON", "Timestamps", "Approval", "OnCallStore", "TestSupport"]),
         .testTarget(name: "DriftTests", dependencies: ["Timestamps", "Drift", "OnCallStore"]),
         .testTarget(name: "LineLogTests", dependencies: [
             "LineLog",
@@ -118,7 +120,7 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .testTarget(name: "ReliabilityTests", dependencies: [
-            "Timestamps", "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
+            "Timestamps", "JSON", "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),

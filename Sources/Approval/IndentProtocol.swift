@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Timestamps
 
 /// Times in Indent's form: RFC 3339 in UTC with milliseconds (`2024-03-12T18:00:00.000Z`), as its
@@ -116,10 +117,10 @@ public struct IndentEvent: Sendable {
 /// Typed reads of one JSON object's members, naming the path of a member of the wrong type. Paths
 /// are written only for an error: a body read without one builds none.
 private struct Fields {
-    let members: [String: JSONValue]
+    let members: JSONObject
     let path: String
 
-    init(_ members: [String: JSONValue], path: String) {
+    init(_ members: JSONObject, path: String) {
         self.members = members
         self.path = path
     }

@@ -1,5 +1,5 @@
 import Foundation
-import JSONText
+import JSON
 import OnCallStore
 
 /// A webhook body that cannot be answered, with a reason for the caller.
@@ -50,7 +50,7 @@ public enum IndentResponder {
     }
 
     /// The reply's JSON, written in one pass with every object's keys in sorted order: the bytes
-    /// `JSONValue.serialized()` would give for the same tree, without building the tree.
+    /// `JSONValue.serialized(sortingKeys: true)` would give for the same tree, without building the tree.
     static func reply(_ call: IndentBody.Call, claims: [Claim]) -> [UInt8] {
         var writer = JSONWriter(capacity: 512 + 512 * claims.count)
         switch call {
@@ -69,7 +69,7 @@ public enum IndentResponder {
     }
 
     /// The approval bot as JSON, written once.
-    static let approvalBotJSON = approvalBot.serialized()
+    static let approvalBotJSON = approvalBot.serialized(sortingKeys: true)
 
     /// An `access/approve` event for one approved request: the requester and the resources as Indent
     /// sent them, and the request's labels with the granted duration and expiry.
@@ -97,7 +97,7 @@ public enum IndentResponder {
             writer.literal(#"},"reason":"#)
             writer.string(reason)
             writer.literal(#","resources":"#)
-            writer.array((event.actor.map { [$0] } ?? []) + (event.resources ?? [])) { $1.write(into: &$0) }
+            writer.array((event.actor.map { [$0] } ?? []) + (event.resources ?? [])) { $1.write(into: &$0, sortingKeys: true) }
             writer.literal(#","timestamp":"#)
             writer.string(timestamp)
             writer.literal("}")

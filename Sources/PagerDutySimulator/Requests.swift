@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import PagerDuty
 import Timestamps
 

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Hummingbird
 
 /// PagerDuty's shift-based ("v3") schedules API, read-only: the list, the detail with its final

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import PagerDuty
 import Timestamps
 
@@ -190,7 +191,7 @@ struct WireRenderer {
             .object([
                 ("name", .string(layer.name)),
                 ("rendered_schedule_entries", entries(layerEntries, zone: zone)),
-                ("rendered_coverage_percentage", .double(rendered.coveragePercentage(of: layerEntries))),
+                ("rendered_coverage_percentage", .number(rendered.coveragePercentage(of: layerEntries))),
                 ("id", .string(layer.id)),
             ] + layerSettings(layer, zone: zone))
         }
@@ -198,12 +199,12 @@ struct WireRenderer {
         members.append(("overrides_subschedule", .object([
             ("name", "Overrides"),
             ("rendered_schedule_entries", entries(rendered.overrides, zone: zone)),
-            ("rendered_coverage_percentage", .double(rendered.coveragePercentage(of: rendered.overrides))),
+            ("rendered_coverage_percentage", .number(rendered.coveragePercentage(of: rendered.overrides))),
         ])))
         members.append(("final_schedule", .object([
             ("name", "Final Schedule"),
             ("rendered_schedule_entries", entries(rendered.final, zone: zone)),
-            ("rendered_coverage_percentage", .double(rendered.coveragePercentage(of: rendered.final))),
+            ("rendered_coverage_percentage", .number(rendered.coveragePercentage(of: rendered.final))),
         ])))
         if let nextOnCall {
             members.append(("next_oncall_for_user", .object([

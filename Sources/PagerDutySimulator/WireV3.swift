@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import PagerDuty
 
 /// Shift-based ("v3") schedules in PagerDuty's wire shapes, key for key as in the examples kept in
@@ -47,7 +48,7 @@ extension WireRenderer {
         if let final {
             members.append(("final_schedule", .object([
                 ("type", "final_schedule"),
-                ("rendered_coverage_percentage", .double(final.coverage)),
+                ("rendered_coverage_percentage", .number(final.coverage)),
                 ("computed_shift_assignments", .array(final.assignments.map { computedAssignment($0, zone: zone) })),
             ])))
         }

@@ -1,5 +1,6 @@
 import Approval
 import Foundation
+import JSON
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -22,7 +23,7 @@ struct StatusError: Error, HTTPResponseError {
 
 func jsonResponse(status: HTTPResponse.Status = .ok, body: [String: JSONValue]) -> Response {
     Response(status: status, headers: [.contentType: "application/json"],
-             body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.object(body).serialized())))
+             body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.object(JSONObject(body)).serialized(sortingKeys: true))))
 }
 
 /// Routes for Indent and for on-call lookups. Answers from the in-memory roster only: verification
@@ -131,7 +132,7 @@ struct WebhookController {
             let resources = (item.event.resources ?? []).map { JSONValue.string($0["id"]?.stringValue ?? "?") }
             return DecisionRecord(
                 decidedAt: now, requestId: item.event.id ?? "\(requestId)#\(position)", requester: item.event.actorEmail ?? "",
-                resources: String(decoding: JSONValue.array(resources).serialized(), as: UTF8.self),
+                resources: String(decoding: JSONValue.array(resources).serialized(sortingKeys: true), as: UTF8.self),
                 outcome: item.decision.outcome.rawValue, reason: item.decision.reason, snapshotId: roster.index?.snapshot.id,
                 scheduleId: item.decision.scheduleIds.first, grantedSeconds: item.decision.grantedSeconds)
         }

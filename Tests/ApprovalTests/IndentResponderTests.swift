@@ -1,5 +1,6 @@
 import Approval
 import Foundation
+import JSON
 import OnCallStore
 import Testing
 
@@ -52,7 +53,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"kinds":["aws.iam.v1.Role"]}"#, #"{"resources":[\#(String(decoding: approvalBot.serialized(), as: UTF8.self))],"status":{"code":0}}"#),
+        (#"{"kinds":["aws.iam.v1.Role"]}"#, #"{"resources":[\#(String(decoding: approvalBot.serialized(sortingKeys: true), as: UTF8.self))],"status":{"code":0}}"#),
         (#"{"info":{}}"#, #"{"status":{"code":0}}"#),
         (#"{"events":[{"event":"access/grant"}]}"#, #"{"status":{"code":0}}"#),
         (#"{"events":[]}"#, #"{"claims":[],"status":{"code":0}}"#),

@@ -18,34 +18,6 @@ import Glibc
 // Fixtures shared by the reliability tests. Everything here talks to loopback only, and every loop
 // is bounded by a count or a deadline.
 
-// MARK: Seeded randomness
-
-/// The simulator's SplitMix64: small, fast and the same on every platform, so a seed names one run exactly.
-typealias SeededRandom = SplitMix64
-
-extension SplitMix64 {
-    mutating func below(_ bound: Int) -> Int {
-        Int(next(in: 0..<UInt64(max(bound, 1))))
-    }
-
-    mutating func next(in range: Range<UInt64>) -> UInt64 {
-        range.lowerBound + next() % (range.upperBound - range.lowerBound)
-    }
-
-    mutating func chance(_ probability: Double) -> Bool {
-        Double(next() >> 11) / Double(1 << 53) < probability
-    }
-
-    mutating func pick<T>(_ items: [T]) -> T {
-        items[below(items.count)]
-    }
-}
-
-/// The seed for a run: `RELIABILITY_SEED` when set (to replay a failure), otherwise `fallback`.
-func seed(_ fallback: UInt64) -> UInt64 {
-    ProcessInfo.processInfo.environment["RELIABILITY_SEED"].flatMap(UInt64.init) ?? fallback
-}
-
 // MARK: Sharing the machine
 
 /// When the first reliability test asked.

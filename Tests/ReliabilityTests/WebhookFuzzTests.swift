@@ -1,5 +1,6 @@
 import Approval
 import Foundation
+import JSON
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting

@@ -75,7 +75,7 @@ struct JSONReader {
 
     private mutating func object() throws(JSONValue.SyntaxError) -> JSONValue {
         try enterContainer()
-        var members: [String: JSONValue] = [:]
+        var members = JSONObject()
         if current == .closeBrace {
             index += 1
             depth -= 1
@@ -88,8 +88,8 @@ struct JSONReader {
             guard current == .colon else { throw failure("expected ':' after an object's key") }
             index += 1
             skipWhitespace()
-            // As JSONSerialization does, the last of duplicate keys wins.
-            members[key] = try value()
+            // Repeated keys are all kept; a lookup finds the last one, as JSONSerialization keeps it.
+            members.append(key, try value())
             skipWhitespace()
             switch current {
             case .comma:

@@ -1,6 +1,7 @@
-import Approval
 import Foundation
+import JSON
 import Testing
+import TestSupport
 
 /// Shiftgate reads webhook bodies with its own JSON reader (`JSONValue.parse`). Foundation's
 /// `JSONSerialization` is the reference: on seeded random documents, written with random white space
@@ -95,7 +96,7 @@ import Testing
         case let text as String:
             .string(text)
         case let object as [String: Any]:
-            .object(object.mapValues(value))
+            .object(JSONObject(object.mapValues(value)))
         case let array as [Any]:
             .array(array.map(value))
         case let number as NSNumber:
@@ -115,7 +116,8 @@ import Testing
         case (.array(let xs), .array(let ys)):
             xs.count == ys.count && zip(xs, ys).allSatisfy { same($0, $1) }
         case (.object(let xs), .object(let ys)):
-            xs.count == ys.count && xs.allSatisfy { key, x in ys[key].map { same(x, $0) } ?? false }
+            // Repeated keys: the last one counts, on both sides.
+            Set(xs.map(\.key)) == Set(ys.map(\.key)) && xs.allSatisfy { member in ys[member.key].map { same(xs[member.key]!, $0) } ?? false }
         default:
             a == b
         }
@@ -163,7 +165,7 @@ import Testing
         default:
             var members: [String: JSONValue] = [:]
             for _ in 0..<random.below(5) { members[randomString(&random)] = randomValue(&random, depth: depth + 1) }
-            return .object(members)
+            return .object(JSONObject(members))
         }
     }
 
