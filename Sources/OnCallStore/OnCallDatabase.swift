@@ -244,10 +244,11 @@ public final class OnCallDatabase: Sendable {
             targets: targets.map(\.target), onCalls: onCalls.map(\.onCall))
     }
 
-    /// Audit records decided at or after `since`, oldest first.
+    /// Audit records decided at or after `since`, oldest first. Times are whole seconds, so `since`
+    /// is too (rounded down): a record of the same second is included.
     public func decisions(since: Date, limit: Int = 10_000) throws -> [DecisionRecord] {
         try pool.read { db in
-            try DecisionRow.filter { $0.decidedAt >= since.timeIntervalSince1970 }.order { [$0.decidedAt, $0.id] }.limit(limit)
+            try DecisionRow.filter { $0.decidedAt >= since.unixSeconds }.order { [$0.decidedAt, $0.id] }.limit(limit)
                 .fetchAll(db).map(\.record)
         }
     }

@@ -397,7 +397,7 @@ struct SyncStateRow: FetchableRecord, TableRecord {
     }
 }
 
-/// A row of `decision`, the audit log; `decided_at` is Unix seconds with their fraction.
+/// A row of `decision`, the audit log; `decided_at` is whole Unix seconds, as every other time.
 /// Decisions are only ever appended, and SQLite numbers them: `encode` leaves `id` out.
 struct DecisionRow: FetchableRecord, PersistableRecord {
     static let databaseTableName = "decision"
@@ -423,14 +423,14 @@ struct DecisionRow: FetchableRecord, PersistableRecord {
 
     init(row: Row) {
         record = DecisionRecord(
-            id: row[Columns.id], decidedAt: Date(timeIntervalSince1970: row[Columns.decidedAt]), requestId: row[Columns.requestId],
+            id: row[Columns.id], decidedAt: Date(unixSeconds: row[Columns.decidedAt]), requestId: row[Columns.requestId],
             requester: row[Columns.requester], resources: row[Columns.resources], outcome: row[Columns.outcome],
             reason: row[Columns.reason], snapshotId: row[Columns.snapshotId], scheduleId: row[Columns.scheduleId],
             grantedSeconds: row[Columns.grantedSeconds])
     }
 
     func encode(to container: inout PersistenceContainer) {
-        container[Columns.decidedAt] = record.decidedAt.timeIntervalSince1970
+        container[Columns.decidedAt] = record.decidedAt.unixSeconds
         container[Columns.requestId] = record.requestId
         container[Columns.requester] = record.requester
         container[Columns.resources] = record.resources

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TestSupport
 @testable import OnCallStore
@@ -179,6 +180,70 @@ func answers(_ database: OnCallDatabase, _ sql: String) throws -> [String] {
         let records = try database.decisions(since: now.addingTimeInterval(-1))
         #expect(records.map(\.requestId) == ["r1", "r2"])
         #expect(records[0].grantedSeconds == 3600 && records[1].scheduleId == nil)
+    }
+
+    @Test func auditRecordsKeepWholeSecondsAndTheirNulls() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+        let approved = DecisionRecord(
+            decidedAt: Date(timeIntervalSince1970: 1_800_000_000.75), requestId: "r1", requester: "a@example.com",
+            resources: #"[{"kind":"group"}]"#, outcome: "approved", reason: "on call", snapshotId: 7, scheduleId: "PS1", grantedSeconds: 3600)
+        let refused = DecisionRecord(
+            decidedAt: Date(timeIntervalSince1970: 1_800_000_001.25), requestId: "r2", requester: "", resources: "[]",
+            outcome: "cannot_decide", reason: "no snapshot", snapshotId: nil, scheduleId: nil, grantedSeconds: nil)
+        try database.appendDecisions([approved, refused])
+
+        var expected = [approved, refused]
+        expected[0].id = 1
+        expected[0].decidedAt = Date(unixSeconds: 1_800_000_000)
+        expected[1].id = 2
+        expected[1].decidedAt = Date(unixSeconds: 1_800_000_001)
+        #expect(try database.decisions(since: .distantPast) == expected)
+        // `since` counts in whole seconds too: the second it falls in is included.
+        #expect(try database.decisions(since: Date(timeIntervalSince1970: 1_800_000_001.9)) == [expected[1]])
+        #expect(try database.decisions(since: Date(unixSeconds: 1_800_000_002)) == [])
+        #expect(try database.decisions(since: .distantPast, limit: 1) == [expected[0]])
+        #expect(try answers(database, "SELECT typeof(decided_at) FROM decision") == ["integer", "integer"])
+    }
+
+    @Test func theV3MigrationTurnsDecisionTimesIntoWholeSecondsAndKeepsIds() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path("cache.sqlite")
+        // A cache as the releases before v3 left it: REAL decision times, and a deleted last row,
+        // whose id AUTOINCREMENT must never hand out again.
+        let old = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(old, upTo: "v2: schedule kinds (layer-based and shift-based)")
+        try old.write { db in
+            try db.execute(sql: """
+                INSERT INTO decision (decided_at, request_id, requester, resources, outcome, reason, snapshot_id, schedule_id, granted_seconds)
+                VALUES (1800000000.75, 'r1', 'a@example.com', '[]', 'approved', 'on call', 7, 'PS1', 3600),
+                       (1800000001.25, 'r2', '', '[]', 'cannot_decide', 'no snapshot', NULL, NULL, NULL),
+                       (1800000002.5, 'r3', 'c@example.com', '[]', 'approved', 'on call', 7, 'PS1', 600);
+                DELETE FROM decision WHERE request_id = 'r3';
+                """)
+        }
+        #expect(try old.read { db in try String.fetchAll(db, sql: "SELECT typeof(decided_at) FROM decision") } == ["real", "real"])
+        try old.close()
+
+        let database = try OnCallDatabase(path: path)
+        #expect(try database.decisions(since: .distantPast) == [
+            DecisionRecord(id: 1, decidedAt: Date(unixSeconds: 1_800_000_000), requestId: "r1", requester: "a@example.com", resources: "[]",
+                           outcome: "approved", reason: "on call", snapshotId: 7, scheduleId: "PS1", grantedSeconds: 3600),
+            DecisionRecord(id: 2, decidedAt: Date(unixSeconds: 1_800_000_001), requestId: "r2", requester: "", resources: "[]",
+                           outcome: "cannot_decide", reason: "no snapshot", snapshotId: nil, scheduleId: nil, grantedSeconds: nil),
+        ])
+        #expect(try answers(database, "SELECT typeof(decided_at) FROM decision") == ["integer", "integer"])
+        #expect(try answers(database, "SELECT type FROM pragma_table_info('decision') WHERE name = 'decided_at'") == ["INTEGER"])
+        #expect(try answers(database, "SELECT name FROM pragma_index_list('decision')") == ["decision_by_time"])
+        #expect(try answers(database, "SELECT name FROM sqlite_master WHERE name LIKE 'new_%'") == [])
+        #expect(try database.integrityCheck() == "ok")
+
+        try database.appendDecisions([DecisionRecord(
+            decidedAt: Date(unixSeconds: 1_800_000_003), requestId: "r4", requester: "d@example.com", resources: "[]",
+            outcome: "approved", reason: "on call", snapshotId: 7, scheduleId: "PS1", grantedSeconds: 60)])
+        #expect(try database.decisions(since: Date(unixSeconds: 1_800_000_003)).map(\.id) == [4])
     }
 
     @Test func writesAreFullySynchronousInWALMode() throws {
