@@ -108,6 +108,7 @@ public final class OnCallDatabase: Sendable {
 
     /// Runs `updates` in one transaction on the write connection, waiting at most `busyTimeout`
     /// (or the default) for another process's write lock.
+    @discardableResult
     private func write<T>(busyTimeout: TimeInterval?, _ updates: (Database) throws -> T) throws -> T {
         guard let writer else { throw OnCallStoreError.readOnly(path: path) }
         return try writer.writeWithoutTransaction { db in
@@ -139,57 +140,28 @@ public final class OnCallDatabase: Sendable {
             info.shiftCount = contents.shifts.count
             info.policyCount = contents.policies.count
             info.onCallCount = contents.onCalls.count
-            try db.execute(sql: """
-                INSERT INTO snapshot (started_at, finished_at, window_start, window_end, user_count, schedule_count,
-                    shift_based_schedule_count, shift_count, policy_count, oncall_count, api_requests, rate_limited)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [
-                    info.startedAt.unixSeconds, info.finishedAt.unixSeconds, info.windowStart.unixSeconds,
-                    info.windowEnd.unixSeconds, info.userCount, info.scheduleCount, info.shiftBasedScheduleCount, info.shiftCount,
-                    info.policyCount, info.onCallCount, info.apiRequests, info.rateLimited,
-                ])
-            let id = db.lastInsertedRowID
-            info.id = id
+            var snapshot = SnapshotRow(info)
+            try snapshot.insert(db)
+            info = snapshot.info
+            let id = info.id
 
-            let insertUser = try db.cachedStatement(sql: "INSERT OR REPLACE INTO user (snapshot_id, id, name, email, email_lower, time_zone) VALUES (?, ?, ?, ?, ?, ?)")
-            for user in contents.users {
-                try insertUser.execute(arguments: [id, user.id, user.name, user.email, user.email.emailMatchKey, user.timeZone])
-            }
-            let insertSchedule = try db.cachedStatement(sql: "INSERT OR REPLACE INTO schedule (snapshot_id, id, name, time_zone, description, kind) VALUES (?, ?, ?, ?, ?, ?)")
-            for schedule in contents.schedules {
-                try insertSchedule.execute(arguments: [id, schedule.id, schedule.name, schedule.timeZone, schedule.description, schedule.kind.rawValue])
-            }
-            let insertMember = try db.cachedStatement(sql: "INSERT OR IGNORE INTO schedule_member (snapshot_id, schedule_id, user_id) VALUES (?, ?, ?)")
-            for member in contents.members {
-                try insertMember.execute(arguments: [id, member.scheduleId, member.userId])
-            }
-            let insertShift = try db.cachedStatement(sql: "INSERT INTO shift (snapshot_id, schedule_id, user_id, start, \"end\") VALUES (?, ?, ?, ?, ?)")
-            for shift in contents.shifts {
-                try insertShift.execute(arguments: [id, shift.scheduleId, shift.userId, shift.start.unixSeconds, shift.end.unixSeconds])
-            }
-            let insertOverride = try db.cachedStatement(sql: "INSERT INTO override (snapshot_id, schedule_id, user_id, start, \"end\") VALUES (?, ?, ?, ?, ?)")
-            for override in contents.overrides {
-                try insertOverride.execute(arguments: [id, override.scheduleId, override.userId, override.start.unixSeconds, override.end.unixSeconds])
-            }
-            let insertPolicy = try db.cachedStatement(sql: "INSERT OR REPLACE INTO escalation_policy (snapshot_id, id, name, num_loops) VALUES (?, ?, ?, ?)")
-            for policy in contents.policies {
-                try insertPolicy.execute(arguments: [id, policy.id, policy.name, policy.numLoops])
-            }
-            let insertTarget = try db.cachedStatement(sql: "INSERT INTO escalation_target (snapshot_id, policy_id, level, rule_id, delay_minutes, target_type, target_id) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            for target in contents.targets {
-                try insertTarget.execute(arguments: [id, target.policyId, target.level, target.ruleId, target.delayMinutes, target.kind.rawValue, target.targetId])
-            }
-            let insertOnCall = try db.cachedStatement(sql: "INSERT INTO oncall (snapshot_id, policy_id, level, schedule_id, user_id, start, \"end\") VALUES (?, ?, ?, ?, ?, ?, ?)")
-            for onCall in contents.onCalls {
-                try insertOnCall.execute(arguments: [id, onCall.policyId, onCall.level, onCall.scheduleId, onCall.userId, onCall.start?.unixSeconds, onCall.end?.unixSeconds])
-            }
+            for user in contents.users { try UserRow(snapshotId: id, user).insert(db) }
+            for schedule in contents.schedules { try ScheduleRow(snapshotId: id, schedule).insert(db) }
+            for member in contents.members { try ScheduleMemberRow(snapshotId: id, member).insert(db) }
+            for shift in contents.shifts { try ShiftRow(snapshotId: id, shift).insert(db) }
+            for override in contents.overrides { try OverrideRow(snapshotId: id, override).insert(db) }
+            for policy in contents.policies { try EscalationPolicyRow(snapshotId: id, policy).insert(db) }
+            for target in contents.targets { try EscalationTargetRow(snapshotId: id, target).insert(db) }
+            for onCall in contents.onCalls { try OnCallRow(snapshotId: id, onCall).insert(db) }
 
-            try db.execute(sql: """
-                UPDATE sync_state SET current_snapshot_id = ?, last_success_at = ?, last_attempt_at = ? WHERE id = 1
-                """, arguments: [id, info.finishedAt.unixSeconds, info.startedAt.unixSeconds])
-            try db.execute(sql: """
-                DELETE FROM snapshot WHERE id NOT IN (SELECT id FROM snapshot ORDER BY id DESC LIMIT ?)
-                """, arguments: [max(1, keep)])
+            try SyncStateRow.updateAll(db) { [
+                $0.currentSnapshotId.set(to: id),
+                $0.lastSuccessAt.set(to: info.finishedAt.unixSeconds),
+                $0.lastAttemptAt.set(to: info.startedAt.unixSeconds),
+            ] }
+            // Deleting a snapshot deletes its rows in every roster table (ON DELETE CASCADE).
+            let kept = SnapshotRow.select(\.id).order(\.id.desc).limit(max(1, keep))
+            try SnapshotRow.filter { !kept.contains($0.id) }.deleteAll(db)
             return info
         }
     }
@@ -197,8 +169,11 @@ public final class OnCallDatabase: Sendable {
     /// Notes a failed sync; the current snapshot stays as it was. `busyTimeout` as for `writeSnapshot`.
     public func recordFailure(at date: Date, reason: String, busyTimeout: TimeInterval? = nil) throws {
         try write(busyTimeout: busyTimeout) { db in
-            try db.execute(sql: "UPDATE sync_state SET last_failure_at = ?, last_failure_reason = ?, last_attempt_at = ? WHERE id = 1",
-                           arguments: [date.unixSeconds, reason, date.unixSeconds])
+            try SyncStateRow.updateAll(db) { [
+                $0.lastFailureAt.set(to: date.unixSeconds),
+                $0.lastFailureReason.set(to: reason),
+                $0.lastAttemptAt.set(to: date.unixSeconds),
+            ] }
         }
     }
 
@@ -206,59 +181,43 @@ public final class OnCallDatabase: Sendable {
     public func appendDecisions(_ records: [DecisionRecord]) throws {
         guard !records.isEmpty else { return }
         try write(busyTimeout: nil) { db in
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO decision (decided_at, request_id, requester, resources, outcome, reason, snapshot_id, schedule_id, granted_seconds)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for record in records {
-                try insert.execute(arguments: [
-                    record.decidedAt.timeIntervalSince1970, record.requestId, record.requester, record.resources,
-                    record.outcome, record.reason, record.snapshotId, record.scheduleId, record.grantedSeconds,
-                ])
-            }
+            for record in records { try DecisionRow(record).insert(db) }
         }
     }
 
     // MARK: Reads
 
     public func syncState() throws -> SyncState {
-        try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM sync_state WHERE id = 1") else { return SyncState() }
-            return SyncState(
-                currentSnapshotId: row["current_snapshot_id"],
-                lastSuccessAt: (row["last_success_at"] as Int64?).map(Date.init(unixSeconds:)),
-                lastAttemptAt: (row["last_attempt_at"] as Int64?).map(Date.init(unixSeconds:)),
-                lastFailureAt: (row["last_failure_at"] as Int64?).map(Date.init(unixSeconds:)),
-                lastFailureReason: row["last_failure_reason"]
-            )
-        }
+        try pool.read { db in try SyncStateRow.fetchOne(db)?.state ?? SyncState() }
     }
 
     /// The current snapshot's id, cheaply (the server polls it).
     public func currentSnapshotId() throws -> Int64? {
-        try pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT current_snapshot_id FROM sync_state WHERE id = 1")
-        }
+        try pool.read(Self.currentSnapshotId)
+    }
+
+    private static func currentSnapshotId(_ db: Database) throws -> Int64? {
+        try SyncStateRow.select(\.currentSnapshotId, as: Int64.self).fetchOne(db)
     }
 
     public func currentSnapshotInfo() throws -> SnapshotInfo? {
         try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT snapshot.* FROM snapshot JOIN sync_state ON sync_state.current_snapshot_id = snapshot.id")
-                .map(SnapshotInfo.init(row:))
+            guard let id = try Self.currentSnapshotId(db) else { return nil }
+            return try SnapshotRow.fetchOne(db, key: id)?.info
         }
     }
 
     /// Every kept snapshot, oldest first.
     public func snapshots() throws -> [SnapshotInfo] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM snapshot ORDER BY id").map(SnapshotInfo.init(row:))
+            try SnapshotRow.order(\.id).fetchAll(db).map(\.info)
         }
     }
 
     /// The current snapshot in full, or nil when no sync has completed.
     public func currentSnapshot() throws -> SnapshotContents? {
         try pool.read { db in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT current_snapshot_id FROM sync_state WHERE id = 1") else { return nil }
+            guard let id = try Self.currentSnapshotId(db) else { return nil }
             return try Self.contents(db, id: id)
         }
     }
@@ -269,48 +228,28 @@ public final class OnCallDatabase: Sendable {
     }
 
     static func contents(_ db: Database, id: Int64) throws -> SnapshotContents? {
-        guard let infoRow = try Row.fetchOne(db, sql: "SELECT * FROM snapshot WHERE id = ?", arguments: [id]) else { return nil }
-        let arguments: StatementArguments = [id]
-        let users = try Row.fetchAll(db, sql: "SELECT id, name, email, time_zone FROM user WHERE snapshot_id = ? ORDER BY id", arguments: arguments).map {
-            User(id: $0[0], name: $0[1], email: $0[2], timeZone: $0[3])
-        }
-        let schedules = try Row.fetchAll(db, sql: "SELECT id, name, time_zone, description, kind FROM schedule WHERE snapshot_id = ? ORDER BY id", arguments: arguments).map {
-            Schedule(id: $0[0], name: $0[1], timeZone: $0[2], description: $0[3], kind: ScheduleKind(rawValue: $0[4]) ?? .layerBased)
-        }
-        let members = try Row.fetchAll(db, sql: "SELECT schedule_id, user_id FROM schedule_member WHERE snapshot_id = ? ORDER BY schedule_id, user_id", arguments: arguments).map {
-            ScheduleMember(scheduleId: $0[0], userId: $0[1])
-        }
-        let shifts = try Row.fetchAll(db, sql: "SELECT schedule_id, user_id, start, \"end\" FROM shift WHERE snapshot_id = ? ORDER BY schedule_id, start", arguments: arguments).map {
-            Shift(scheduleId: $0[0], userId: $0[1], start: Date(unixSeconds: $0[2]), end: Date(unixSeconds: $0[3]))
-        }
-        let overrides = try Row.fetchAll(db, sql: "SELECT schedule_id, user_id, start, \"end\" FROM override WHERE snapshot_id = ? ORDER BY schedule_id, start", arguments: arguments).map {
-            Override(scheduleId: $0[0], userId: $0[1], start: Date(unixSeconds: $0[2]), end: Date(unixSeconds: $0[3]))
-        }
-        let policies = try Row.fetchAll(db, sql: "SELECT id, name, num_loops FROM escalation_policy WHERE snapshot_id = ? ORDER BY id", arguments: arguments).map {
-            EscalationPolicy(id: $0[0], name: $0[1], numLoops: $0[2])
-        }
-        let targets = try Row.fetchAll(db, sql: "SELECT policy_id, level, rule_id, delay_minutes, target_type, target_id FROM escalation_target WHERE snapshot_id = ? ORDER BY policy_id, level, target_type, target_id", arguments: arguments).map {
-            EscalationTarget(policyId: $0[0], level: $0[1], ruleId: $0[2], delayMinutes: $0[3], kind: EscalationTarget.Kind(rawValue: $0[4]) ?? .user, targetId: $0[5])
-        }
-        let onCalls = try Row.fetchAll(db, sql: "SELECT policy_id, level, schedule_id, user_id, start, \"end\" FROM oncall WHERE snapshot_id = ? ORDER BY policy_id, level, start", arguments: arguments).map {
-            OnCall(policyId: $0[0], level: $0[1], scheduleId: $0[2], userId: $0[3],
-                   start: ($0[4] as Int64?).map(Date.init(unixSeconds:)), end: ($0[5] as Int64?).map(Date.init(unixSeconds:)))
-        }
-        return SnapshotContents(info: SnapshotInfo(row: infoRow), users: users, schedules: schedules, members: members, shifts: shifts,
-                                overrides: overrides, policies: policies, targets: targets, onCalls: onCalls)
+        guard let snapshot = try SnapshotRow.fetchOne(db, key: id) else { return nil }
+        let users = try UserRow.filter { $0.snapshotId == id }.order(\.id).fetchAll(db)
+        let schedules = try ScheduleRow.filter { $0.snapshotId == id }.order(\.id).fetchAll(db)
+        let members = try ScheduleMemberRow.filter { $0.snapshotId == id }.order { [$0.scheduleId, $0.userId] }.fetchAll(db)
+        let shifts = try ShiftRow.filter { $0.snapshotId == id }.order { [$0.scheduleId, $0.start] }.fetchAll(db)
+        let overrides = try OverrideRow.filter { $0.snapshotId == id }.order { [$0.scheduleId, $0.start] }.fetchAll(db)
+        let policies = try EscalationPolicyRow.filter { $0.snapshotId == id }.order(\.id).fetchAll(db)
+        let targets = try EscalationTargetRow.filter { $0.snapshotId == id }
+            .order { [$0.policyId, $0.level, $0.targetType, $0.targetId] }.fetchAll(db)
+        let onCalls = try OnCallRow.filter { $0.snapshotId == id }.order { [$0.policyId, $0.level, $0.start] }.fetchAll(db)
+        return SnapshotContents(
+            info: snapshot.info, users: users.map(\.user), schedules: schedules.map(\.schedule), members: members.map(\.member),
+            shifts: shifts.map(\.shift), overrides: overrides.map(\.override), policies: policies.map(\.policy),
+            targets: targets.map(\.target), onCalls: onCalls.map(\.onCall))
     }
 
-    /// Audit records decided at or after `since`, oldest first.
+    /// Audit records decided at or after `since`, oldest first. Times are whole seconds, so `since`
+    /// is too (rounded down): a record of the same second is included.
     public func decisions(since: Date, limit: Int = 10_000) throws -> [DecisionRecord] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT * FROM decision WHERE decided_at >= ? ORDER BY decided_at, id LIMIT ?
-                """, arguments: [since.timeIntervalSince1970, limit]).map { row in
-                DecisionRecord(
-                    id: row["id"], decidedAt: Date(timeIntervalSince1970: row["decided_at"]), requestId: row["request_id"],
-                    requester: row["requester"], resources: row["resources"], outcome: row["outcome"], reason: row["reason"],
-                    snapshotId: row["snapshot_id"], scheduleId: row["schedule_id"], grantedSeconds: row["granted_seconds"])
-            }
+            try DecisionRow.filter { $0.decidedAt >= since.unixSeconds }.order { [$0.decidedAt, $0.id] }.limit(limit)
+                .fetchAll(db).map(\.record)
         }
     }
 
@@ -319,18 +258,6 @@ public final class OnCallDatabase: Sendable {
         try pool.read { db in
             try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ")
         }
-    }
-}
-
-extension SnapshotInfo {
-    init(row: Row) {
-        self.init(
-            id: row["id"], startedAt: Date(unixSeconds: row["started_at"]), finishedAt: Date(unixSeconds: row["finished_at"]),
-            windowStart: Date(unixSeconds: row["window_start"]), windowEnd: Date(unixSeconds: row["window_end"]),
-            userCount: row["user_count"], scheduleCount: row["schedule_count"],
-            shiftBasedScheduleCount: row["shift_based_schedule_count"], shiftCount: row["shift_count"],
-            policyCount: row["policy_count"], onCallCount: row["oncall_count"], apiRequests: row["api_requests"],
-            rateLimited: row["rate_limited"])
     }
 }
 

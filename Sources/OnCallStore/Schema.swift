@@ -164,6 +164,38 @@ enum Schema {
                 WHERE start_utc <= datetime('now') AND end_utc > datetime('now');
                 """)
         }
+        migrator.registerMigration("v3: decision times in whole seconds") { db in
+            // v1 made `decided_at` REAL (fractional seconds), against the rule above. SQLite cannot
+            // change a column's type, so the table is rebuilt as GRDB's migration guide (and
+            // SQLite's own) lays out: create, copy, drop, rename, recreate the index. Every decision
+            // was made after 1970, where CAST's truncation is the rounding down of `unixSeconds`.
+            // Ids are copied as they are and the AUTOINCREMENT counter carried over, so ids are
+            // never reused.
+            try db.execute(sql: """
+                CREATE TABLE new_decision (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    decided_at INTEGER NOT NULL,
+                    request_id TEXT NOT NULL,
+                    requester TEXT NOT NULL,
+                    resources TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    snapshot_id INTEGER,
+                    schedule_id TEXT,
+                    granted_seconds INTEGER
+                );
+                INSERT INTO new_decision (id, decided_at, request_id, requester, resources, outcome, reason,
+                                          snapshot_id, schedule_id, granted_seconds)
+                SELECT id, CAST(decided_at AS INTEGER), request_id, requester, resources, outcome, reason,
+                       snapshot_id, schedule_id, granted_seconds
+                FROM decision;
+                DELETE FROM sqlite_sequence WHERE name = 'new_decision';
+                INSERT INTO sqlite_sequence (name, seq) SELECT 'new_decision', seq FROM sqlite_sequence WHERE name = 'decision';
+                DROP TABLE decision;
+                ALTER TABLE new_decision RENAME TO decision;
+                CREATE INDEX decision_by_time ON decision(decided_at);
+                """)
+        }
         return migrator
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TestSupport
 @testable import OnCallStore
@@ -14,6 +15,37 @@ func sampleSnapshot(at now: Date, users: Int = 3) -> SnapshotContents {
         overrides: [], policies: [EscalationPolicy(id: "PE1", name: "Ops")],
         targets: [EscalationTarget(policyId: "PE1", level: 1, ruleId: "PR1", delayMinutes: 30, kind: .schedule, targetId: "PS1")],
         onCalls: [OnCall(policyId: "PE1", level: 1, scheduleId: nil, userId: "PU1", start: nil, end: nil)])
+}
+
+/// A snapshot with a row of every kind, non-default values and every nullable column both set and NULL,
+/// listed in the order the store reads them back.
+func everyKindOfRow(at now: Date) -> SnapshotContents {
+    let start = Date(unixSeconds: now.unixSeconds - 3600)
+    let end = Date(unixSeconds: now.unixSeconds + 3600)
+    let info = SnapshotInfo(startedAt: now.addingTimeInterval(-90), finishedAt: now, windowStart: now.addingTimeInterval(-86_400),
+                            windowEnd: now.addingTimeInterval(7 * 86_400), apiRequests: 42, rateLimited: 3)
+    return SnapshotContents(
+        info: info,
+        users: [User(id: "PU1", name: "Ada", email: "Ada@Example.com", timeZone: "Europe/London"),
+                User(id: "PU2", name: "Grace", email: "grace@example.com", timeZone: "America/New_York")],
+        schedules: [Schedule(id: "PS1", name: "Primary", timeZone: "Europe/Berlin", description: "Weekly", kind: .layerBased),
+                    Schedule(id: "PS2", name: "Secondary", timeZone: "UTC", kind: .shiftBased)],
+        members: [ScheduleMember(scheduleId: "PS1", userId: "PU1"), ScheduleMember(scheduleId: "PS2", userId: "PU1"),
+                  ScheduleMember(scheduleId: "PS2", userId: "PU2")],
+        shifts: [Shift(scheduleId: "PS1", userId: "PU1", start: start, end: end),
+                 Shift(scheduleId: "PS2", userId: "PU1", start: start, end: end),
+                 Shift(scheduleId: "PS2", userId: "PU2", start: now, end: end)],
+        overrides: [Override(scheduleId: "PS1", userId: "PU2", start: now, end: end)],
+        policies: [EscalationPolicy(id: "PE1", name: "Ops"), EscalationPolicy(id: "PE2", name: "Database", numLoops: 2)],
+        targets: [EscalationTarget(policyId: "PE1", level: 1, ruleId: "PR1", delayMinutes: 30, kind: .schedule, targetId: "PS1"),
+                  EscalationTarget(policyId: "PE1", level: 2, ruleId: "PR2", delayMinutes: 15, kind: .user, targetId: "PU2")],
+        onCalls: [OnCall(policyId: "PE1", level: 1, scheduleId: "PS1", userId: "PU1", start: start, end: end),
+                  OnCall(policyId: "PE1", level: 2, scheduleId: nil, userId: "PU2", start: nil, end: nil)])
+}
+
+/// What `sql` answers on `database`'s file, read as text.
+func answers(_ database: OnCallDatabase, _ sql: String) throws -> [String] {
+    try database.pool.read { db in try String.fetchAll(db, sql: sql) }
 }
 
 @Suite struct OnCallDatabaseTests {
@@ -53,6 +85,80 @@ func sampleSnapshot(at now: Date, users: Int = 3) -> SnapshotContents {
         #expect(written.userCount == 3 && written.shiftCount == 1 && written.onCallCount == 1)
     }
 
+    @Test func everyKindOfRowRoundTripsWithItsNulls() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+        let now = Date(unixSeconds: 1_800_000_000)
+        #expect(try database.syncState() == SyncState())
+        #expect(try database.currentSnapshotInfo() == nil)
+        #expect(try database.currentSnapshot() == nil)
+
+        let written = try database.writeSnapshot(everyKindOfRow(at: now), keep: 5)
+        var expected = everyKindOfRow(at: now)
+        expected.info = written
+        #expect(try database.currentSnapshot() == expected)
+        #expect(written == SnapshotInfo(
+            id: written.id, startedAt: now.addingTimeInterval(-90), finishedAt: now, windowStart: now.addingTimeInterval(-86_400),
+            windowEnd: now.addingTimeInterval(7 * 86_400), userCount: 2, scheduleCount: 2, shiftBasedScheduleCount: 1,
+            shiftCount: 3, policyCount: 2, onCallCount: 2, apiRequests: 42, rateLimited: 3))
+        #expect(try database.currentSnapshotInfo() == written)
+        #expect(try database.snapshots() == [written])
+        #expect(try database.syncState() == SyncState(currentSnapshotId: written.id, lastSuccessAt: now, lastAttemptAt: now.addingTimeInterval(-90)))
+
+        let failedAt = now.addingTimeInterval(600)
+        try database.recordFailure(at: failedAt, reason: "PagerDuty refused the API key (401)")
+        #expect(try database.syncState() == SyncState(
+            currentSnapshotId: written.id, lastSuccessAt: now, lastAttemptAt: failedAt, lastFailureAt: failedAt,
+            lastFailureReason: "PagerDuty refused the API key (401)"))
+
+        // The columns behind the values: integer seconds, the folded email, the NULLs of a permanent on-call entry.
+        for table in ["shift", "override"] {
+            #expect(try answers(database, "SELECT DISTINCT typeof(start) || ' ' || typeof(\"end\") FROM \(table)") == ["integer integer"])
+        }
+        #expect(try answers(database, "SELECT typeof(start) || ' ' || typeof(\"end\") || ' ' || typeof(schedule_id) FROM oncall ORDER BY level")
+                == ["integer integer text", "null null null"])
+        #expect(try answers(database, "SELECT email_lower FROM user ORDER BY id") == ["ada@example.com", "grace@example.com"])
+        #expect(try answers(database, "SELECT DISTINCT typeof(started_at) || ' ' || typeof(window_end) FROM snapshot") == ["integer integer"])
+    }
+
+    @Test func aSnapshotReplacesDuplicateUsersSchedulesAndPoliciesAndKeepsAMemberOnce() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+        var contents = sampleSnapshot(at: Date(unixSeconds: 1_800_000_000), users: 1)
+        contents.users.append(User(id: "PU0", name: "User 0, renamed", email: "user0@example.com", timeZone: "UTC"))
+        contents.schedules.append(Schedule(id: "PS1", name: "Primary, renamed", timeZone: "UTC", kind: .shiftBased))
+        contents.policies.append(EscalationPolicy(id: "PE1", name: "Ops, renamed", numLoops: 1))
+        contents.members.append(contentsOf: contents.members)
+        let written = try database.writeSnapshot(contents, keep: 5)
+        let read = try #require(try database.snapshot(id: written.id))
+        #expect(read.users == [contents.users[1]])
+        #expect(read.schedules == [contents.schedules[1]])
+        #expect(read.policies == [contents.policies[1]])
+        #expect(read.members == [contents.members[0]])
+    }
+
+    @Test func writingASnapshotPrunesAllButTheNewestKeptWithTheirRows() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+        let now = Date(unixSeconds: 1_800_000_000)
+        let ids = try (0..<4).map { try database.writeSnapshot(everyKindOfRow(at: now.addingTimeInterval(Double($0) * 60)), keep: 2).id }
+        #expect(try database.snapshots().map(\.id) == Array(ids.suffix(2)))
+        #expect(try database.currentSnapshotId() == ids[3])
+        #expect(try database.snapshot(id: ids[1]) == nil)
+        #expect(try database.snapshot(id: ids[2])?.info.windowEnd == now.addingTimeInterval(120 + 7 * 86_400))
+        for table in ["user", "schedule", "schedule_member", "shift", "override", "escalation_policy", "escalation_target", "oncall"] {
+            #expect(try answers(database, "SELECT DISTINCT snapshot_id FROM \(table) ORDER BY 1") == ids.suffix(2).map(String.init), "\(table)")
+        }
+
+        // `keep` below 1 still keeps the snapshot just written.
+        let last = try database.writeSnapshot(everyKindOfRow(at: now.addingTimeInterval(240)), keep: 0)
+        #expect(try database.snapshots().map(\.id) == [last.id])
+        #expect(try database.currentSnapshot()?.info == last)
+    }
+
     @Test func theViewShowsTheCurrentShiftsReadably() throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
@@ -74,6 +180,70 @@ func sampleSnapshot(at now: Date, users: Int = 3) -> SnapshotContents {
         let records = try database.decisions(since: now.addingTimeInterval(-1))
         #expect(records.map(\.requestId) == ["r1", "r2"])
         #expect(records[0].grantedSeconds == 3600 && records[1].scheduleId == nil)
+    }
+
+    @Test func auditRecordsKeepWholeSecondsAndTheirNulls() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+        let approved = DecisionRecord(
+            decidedAt: Date(timeIntervalSince1970: 1_800_000_000.75), requestId: "r1", requester: "a@example.com",
+            resources: #"[{"kind":"group"}]"#, outcome: "approved", reason: "on call", snapshotId: 7, scheduleId: "PS1", grantedSeconds: 3600)
+        let refused = DecisionRecord(
+            decidedAt: Date(timeIntervalSince1970: 1_800_000_001.25), requestId: "r2", requester: "", resources: "[]",
+            outcome: "cannot_decide", reason: "no snapshot", snapshotId: nil, scheduleId: nil, grantedSeconds: nil)
+        try database.appendDecisions([approved, refused])
+
+        var expected = [approved, refused]
+        expected[0].id = 1
+        expected[0].decidedAt = Date(unixSeconds: 1_800_000_000)
+        expected[1].id = 2
+        expected[1].decidedAt = Date(unixSeconds: 1_800_000_001)
+        #expect(try database.decisions(since: .distantPast) == expected)
+        // `since` counts in whole seconds too: the second it falls in is included.
+        #expect(try database.decisions(since: Date(timeIntervalSince1970: 1_800_000_001.9)) == [expected[1]])
+        #expect(try database.decisions(since: Date(unixSeconds: 1_800_000_002)) == [])
+        #expect(try database.decisions(since: .distantPast, limit: 1) == [expected[0]])
+        #expect(try answers(database, "SELECT typeof(decided_at) FROM decision") == ["integer", "integer"])
+    }
+
+    @Test func theV3MigrationTurnsDecisionTimesIntoWholeSecondsAndKeepsIds() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path("cache.sqlite")
+        // A cache as the releases before v3 left it: REAL decision times, and a deleted last row,
+        // whose id AUTOINCREMENT must never hand out again.
+        let old = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(old, upTo: "v2: schedule kinds (layer-based and shift-based)")
+        try old.write { db in
+            try db.execute(sql: """
+                INSERT INTO decision (decided_at, request_id, requester, resources, outcome, reason, snapshot_id, schedule_id, granted_seconds)
+                VALUES (1800000000.75, 'r1', 'a@example.com', '[]', 'approved', 'on call', 7, 'PS1', 3600),
+                       (1800000001.25, 'r2', '', '[]', 'cannot_decide', 'no snapshot', NULL, NULL, NULL),
+                       (1800000002.5, 'r3', 'c@example.com', '[]', 'approved', 'on call', 7, 'PS1', 600);
+                DELETE FROM decision WHERE request_id = 'r3';
+                """)
+        }
+        #expect(try old.read { db in try String.fetchAll(db, sql: "SELECT typeof(decided_at) FROM decision") } == ["real", "real"])
+        try old.close()
+
+        let database = try OnCallDatabase(path: path)
+        #expect(try database.decisions(since: .distantPast) == [
+            DecisionRecord(id: 1, decidedAt: Date(unixSeconds: 1_800_000_000), requestId: "r1", requester: "a@example.com", resources: "[]",
+                           outcome: "approved", reason: "on call", snapshotId: 7, scheduleId: "PS1", grantedSeconds: 3600),
+            DecisionRecord(id: 2, decidedAt: Date(unixSeconds: 1_800_000_001), requestId: "r2", requester: "", resources: "[]",
+                           outcome: "cannot_decide", reason: "no snapshot", snapshotId: nil, scheduleId: nil, grantedSeconds: nil),
+        ])
+        #expect(try answers(database, "SELECT typeof(decided_at) FROM decision") == ["integer", "integer"])
+        #expect(try answers(database, "SELECT type FROM pragma_table_info('decision') WHERE name = 'decided_at'") == ["INTEGER"])
+        #expect(try answers(database, "SELECT name FROM pragma_index_list('decision')") == ["decision_by_time"])
+        #expect(try answers(database, "SELECT name FROM sqlite_master WHERE name LIKE 'new_%'") == [])
+        #expect(try database.integrityCheck() == "ok")
+
+        try database.appendDecisions([DecisionRecord(
+            decidedAt: Date(unixSeconds: 1_800_000_003), requestId: "r4", requester: "d@example.com", resources: "[]",
+            outcome: "approved", reason: "on call", snapshotId: 7, scheduleId: "PS1", grantedSeconds: 60)])
+        #expect(try database.decisions(since: Date(unixSeconds: 1_800_000_003)).map(\.id) == [4])
     }
 
     @Test func writesAreFullySynchronousInWALMode() throws {
