@@ -99,8 +99,11 @@ let package = Package(
 
         // Fixtures shared by the test targets: a live simulator on loopback, temporary databases.
         .target(name: "TestSupport", dependencies: [
-            "PagerDutySimulator", "OnCallStore",
+            "PagerDutySimulator", "OnCallStore", "Approval", "Server", "Timestamps",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/TestSupport"),
         .testTarget(name: "TimestampsTests", dependencies: ["Timestamps"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),

@@ -210,15 +210,24 @@ import Testing
         #expect(!output.contains("Schedule "))
     }
 
-    /// Writes the sample in every format to `$DRIFT_PREVIEW_DIR`, for looking at the HTML in a browser
-    /// (or rendering it with headless Chromium) after changing a renderer. Does nothing otherwise.
-    @Test func writePreviewWhenAsked() throws {
-        guard let directory = ProcessInfo.processInfo.environment["DRIFT_PREVIEW_DIR"] else { return }
+    /// Writes the sample in every format to `$DRIFT_PREVIEW_DIR` when set (for looking at the HTML in
+    /// a browser after changing a renderer), else to a temporary folder, and checks what was written.
+    @Test func everyFormatWritesAWholePreview() throws {
+        let directory = ProcessInfo.processInfo.environment["DRIFT_PREVIEW_DIR"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("drift-preview-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { if ProcessInfo.processInfo.environment["DRIFT_PREVIEW_DIR"] == nil { try? FileManager.default.removeItem(at: directory) } }
         let report = Self.sample()
         for format in DriftFormat.allCases {
-            let url = URL(fileURLWithPath: directory).appendingPathComponent("drift.\(format == .markdown ? "md" : format == .text ? "txt" : format.rawValue)")
+            let url = directory.appendingPathComponent("drift.\(format == .markdown ? "md" : format == .text ? "txt" : format.rawValue)")
             try Drift.render(report, as: format).write(to: url, atomically: true, encoding: .utf8)
+            let written = try String(contentsOf: url, encoding: .utf8)
+            #expect(written.contains("Payments"), "\(format)")
+            switch format {
+            case .json: #expect(try Drift.decodeJSON(Data(written.utf8)) == report)
+            case .html: #expect(written.hasPrefix("<!DOCTYPE html>") && written.hasSuffix("</html>\n"))
+            case .text, .markdown: #expect(written.contains(report.summary))
+            }
         }
-        try Drift.render(Self.emptyReport(), as: .html).write(to: URL(fileURLWithPath: directory).appendingPathComponent("drift-empty.html"), atomically: true, encoding: .utf8)
     }
 }

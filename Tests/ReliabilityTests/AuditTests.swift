@@ -13,8 +13,8 @@ import TestSupport
     func aFullAuditQueueApprovesNothingUntilItDrains() async throws {
         let capacity = 5
         // Long connection timeouts: on a loaded machine taking the lock can outlast the slow-client guard.
-        let configuration = serverConfiguration(idleTimeout: 120, requestTimeout: 120, auditCapacity: capacity)
-        try await withWebhook(.live, configuration: configuration) { client, database, clock in
+        let configuration = ServerConfiguration.forTests(idleTimeout: 120, requestTimeout: 120, auditCapacity: capacity)
+        try await withWebhook(.live, contents: roster(), configuration: configuration) { client, database, clock in
             let holder = try #require(try await ExclusiveLockHolder(path: database.path))
             var approvals = 0
             var outcomes: [Bool] = []

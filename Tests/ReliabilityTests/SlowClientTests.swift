@@ -1,6 +1,7 @@
 import Approval
 import Foundation
 import HummingbirdTesting
+import Server
 import Testing
 import TestSupport
 
@@ -22,7 +23,7 @@ import TestSupport
 
     @Test(.timeLimit(.minutes(1)))
     func aConnectionThatSendsNothingIsClosedAfterTheIdleTimeout() async throws {
-        try await withWebhook(.live, configuration: serverConfiguration(idleTimeout: Self.idle)) { client, _, _ in
+        try await withWebhook(.live, contents: roster(), configuration: ServerConfiguration.forTests(idleTimeout: Self.idle)) { client, _, _ in
             let port = try #require(client.port)
             let (closed, after) = await offPool { () -> (Bool, Double) in
                 guard let connection = RawConnection(port: port) else { return (false, 0) }
@@ -39,7 +40,7 @@ import TestSupport
 
     @Test(.timeLimit(.minutes(1)))
     func headersTrickledByteByByteAreCutOff() async throws {
-        try await withWebhook(.live, configuration: serverConfiguration(idleTimeout: Self.idle)) { client, _, _ in
+        try await withWebhook(.live, contents: roster(), configuration: ServerConfiguration.forTests(idleTimeout: Self.idle)) { client, _, _ in
             let port = try #require(client.port)
             // One header byte every 200 ms: each byte arrives well inside the idle timeout.
             let (closed, after, sent) = await offPool { () -> (Bool, Double, Int) in
@@ -64,7 +65,7 @@ import TestSupport
 
     @Test(.timeLimit(.minutes(1)))
     func aBodyThatStopsHalfwayIsCutOff() async throws {
-        try await withWebhook(.live, configuration: serverConfiguration(idleTimeout: Self.idle)) { client, _, _ in
+        try await withWebhook(.live, contents: roster(), configuration: ServerConfiguration.forTests(idleTimeout: Self.idle)) { client, _, _ in
             let port = try #require(client.port)
             let (closed, after, reply) = await offPool { () -> (Bool, Double, String) in
                 guard let connection = RawConnection(port: port) else { return (false, 0, "") }
@@ -85,7 +86,7 @@ import TestSupport
     @Test(.timeLimit(.minutes(1)))
     func aBodyTrickledUnderTheIdleTimeoutIsCutOff() async throws {
         // The request deadline (ServerConfiguration.requestTimeout, 10 s by default) is 2 s here.
-        try await withWebhook(.live, configuration: serverConfiguration(idleTimeout: Self.idle, requestTimeout: 2)) { client, _, _ in
+        try await withWebhook(.live, contents: roster(), configuration: ServerConfiguration.forTests(idleTimeout: Self.idle, requestTimeout: 2)) { client, _, _ in
             let port = try #require(client.port)
             // Slowloris on the body: a byte every 0.4 s (under the 1 s idle timeout) for up to 6 s.
             let limit = Self.idle * 6
@@ -117,7 +118,7 @@ import TestSupport
         ("a 20 KiB signature", ["X-Indent-Signature-Extra: " + String(repeating: "0", count: 20 * 1024)]),
     ])
     func oversizedHeadersAreRefused(name: String, headers: [String]) async throws {
-        try await withWebhook(.live, configuration: serverConfiguration(idleTimeout: 5)) { client, _, _ in
+        try await withWebhook(.live, contents: roster(), configuration: ServerConfiguration.forTests(idleTimeout: 5)) { client, _, _ in
             let port = try #require(client.port)
             let (closed, reply, after) = await offPool { () -> (Bool, String, Double) in
                 guard let connection = RawConnection(port: port) else { return (false, "", 0) }
@@ -138,7 +139,7 @@ import TestSupport
 
     @Test(.timeLimit(.minutes(1)))
     func manyIdleConnectionsDoNotStopService() async throws {
-        try await withWebhook(.live, configuration: serverConfiguration(idleTimeout: Self.idle)) { client, _, _ in
+        try await withWebhook(.live, contents: roster(), configuration: ServerConfiguration.forTests(idleTimeout: Self.idle)) { client, _, _ in
             let port = try #require(client.port)
             // 200 connections that send half a request and wait; normal requests still get through,
             // and the idle ones are all closed by the idle timeout.

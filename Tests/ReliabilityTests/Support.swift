@@ -35,19 +35,6 @@ func politeStart() async {
 
 // MARK: Clock and roster
 
-/// A clock the test moves.
-final class TestClock: Sendable {
-    private let value: Mutex<Date>
-    init(_ date: Date) { value = Mutex(date) }
-    var now: Date { value.withLock { $0 } }
-    func set(_ date: Date) { value.withLock { $0 = date } }
-}
-
-let webhookSecret = "reliability-webhook-secret-91c4e"
-
-/// T: a whole hour, so every edge below is an exact second.
-let baseTime = Date(unixSeconds: 1_800_000_000 - 1_800_000_000 % 3600)
-
 /// A small roster around `at`:
 /// - Jane (PJANE01): Primary [T−1h, T+1h), then Secondary [T+1h, T+3h), back to back.
 /// - Kate (PKATE01): Primary [T−30m, T+2h).
@@ -90,75 +77,7 @@ let quietLogger: Logger = {
     return logger
 }()
 
-func serverConfiguration(maxStaleness: TimeInterval = 900, maxClockSkew: TimeInterval = 300, idleTimeout: TimeInterval = 15,
-                         reloadInterval: TimeInterval = 0.05, policy: ApprovalPolicy = ApprovalPolicy(),
-                         requestTimeout: TimeInterval = 10, auditCapacity: Int = 100_000) -> ServerConfiguration {
-    ServerConfiguration(host: "127.0.0.1", port: 0, maxStaleness: maxStaleness, maxClockSkew: maxClockSkew, webhookSecret: webhookSecret,
-                        policy: policy, reloadInterval: reloadInterval, idleTimeout: idleTimeout,
-                        requestTimeout: requestTimeout, auditCapacity: auditCapacity)
-}
-
-/// The production app over a real SQLite file in a temporary directory, holding `contents`.
-func withWebhook<T: Sendable>(
-    _ mode: TestingSetup = .router, contents: SnapshotContents? = roster(), clock: TestClock = TestClock(baseTime),
-    configuration: ServerConfiguration = serverConfiguration(),
-    _ body: @Sendable (any TestClientProtocol, OnCallDatabase, TestClock) async throws -> T
-) async throws -> T {
-    let directory = try TemporaryDirectory("shiftgate-reliability")
-    defer { directory.cleanup() }
-    let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
-    if let contents { try database.writeSnapshot(contents, keep: 10) }
-    let app = try buildApplication(configuration: configuration, database: database, logger: quietLogger, clock: { clock.now })
-    return try await app.test(mode) { client in try await body(client, database, clock) }
-}
-
 // MARK: Indent requests
-
-func requestBody(_ events: [[String: Any]]) -> Data {
-    try! JSONSerialization.data(withJSONObject: ["events": events], options: [.sortedKeys])
-}
-
-func accessRequest(_ email: String?, id: String = UUID().uuidString, labels: [String: String] = [:]) -> [String: Any] {
-    var actor: [String: Any] = ["id": "U-\(id.prefix(6))", "kind": "slack/user", "displayName": "Requester"]
-    if let email { actor["email"] = email }
-    var allLabels = ["indent.com/workflow/origin/id": "run-1"]
-    for (key, value) in labels { allLabels[key] = value }
-    return [
-        "event": "access/request", "id": id, "timestamp": "2024-03-12T18:00:00.000Z", "actor": actor,
-        "resources": [["id": "arn:aws:iam::123456789012:role/prod-admin", "kind": "aws.iam.v1.Role", "displayName": "prod-admin"]],
-        "meta": ["labels": allLabels],
-    ]
-}
-
-extension HTTPField.Name {
-    static let indentTimestamp = Self("X-Indent-Timestamp")!
-    static let indentSignature = Self("X-Indent-Signature")!
-}
-
-func signedHeaders(_ body: Data, timestamp: String, secret: String = webhookSecret) -> HTTPFields {
-    var headers = HTTPFields()
-    headers[.indentTimestamp] = timestamp
-    headers[.indentSignature] = IndentSignature.sign(secret: secret, timestamp: timestamp, body: body)
-    headers[.contentType] = "application/json"
-    return headers
-}
-
-/// POSTs `body` signed with the webhook secret at `at` (default: the test clock's now).
-func post(_ client: any TestClientProtocol, _ body: Data, at date: Date, path: String = "/indent/webhook") async throws -> TestResponse {
-    try await client.execute(uri: path, method: .post, headers: signedHeaders(body, timestamp: IndentTime.format(date)), body: ByteBuffer(bytes: body))
-}
-
-func json(_ body: ByteBuffer) -> [String: Any] {
-    (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
-}
-
-func claims(_ response: TestResponse) -> [[String: Any]] {
-    json(response.body)["claims"] as? [[String: Any]] ?? []
-}
-
-func labels(_ claim: [String: Any]) -> [String: String] {
-    (claim["meta"] as? [String: Any])?["labels"] as? [String: String] ?? [:]
-}
 
 /// The requester a claim approves (the first resource), lowercased and trimmed as the server reads it.
 func approvedEmail(_ claim: [String: Any]) -> String? {

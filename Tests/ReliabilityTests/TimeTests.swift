@@ -28,7 +28,7 @@ import Timestamps
     @Test func aHandoffMovesTheApprovalFromOnePersonToTheNextAtTheSecond() async throws {
         // Secondary hands off from Omar to Raj at T+10m; the policy's window is 1 min before, 5 min after.
         let handoff = Self.T.addingTimeInterval(600)
-        try await withWebhook { client, _, clock in
+        try await withWebhook(.router, contents: roster()) { client, _, clock in
             let omarLast = try #require(try await approve(client, "omar@example.com", at: handoff.addingTimeInterval(-1), clock: clock))
             #expect(labels(omarLast)["indent.com/time/duration"] == "1s")
             #expect(labels(omarLast)["indent.com/time/expires"] == IndentTime.format(handoff))
@@ -55,7 +55,7 @@ import Timestamps
         let stretchStart: [String: Date] = ["jane@example.com": Self.T.addingTimeInterval(-3600), "kate@example.com": Self.T.addingTimeInterval(-1800),
                                             "omar@example.com": Self.T.addingTimeInterval(-7200), "raj@example.com": Self.T.addingTimeInterval(600),
                                             "lee@example.com": Self.T.addingTimeInterval(-7200)]
-        try await withWebhook(configuration: serverConfiguration(maxStaleness: 86_400)) { client, _, clock in
+        try await withWebhook(.router, contents: roster(), configuration: ServerConfiguration.forTests(maxStaleness: 86_400)) { client, _, clock in
             var checked = 0, approved = 0
             var now = Self.T.addingTimeInterval(-70 * 60)
             while now < Self.T.addingTimeInterval(4 * 3600 + 600) {
@@ -128,7 +128,7 @@ import Timestamps
             print("[reliability] DST \(turnStart.prefix(10)): turn \(turnStart) → \(turnEnd) (\(Int(end.timeIntervalSince(start) / 3600)) h) held by \(holder), then \(successor)")
 
             let clock = TestClock(middle)
-            let app = try buildApplication(configuration: serverConfiguration(maxStaleness: 10 * 365 * 86_400), database: database, logger: quietLogger, clock: { clock.now })
+            let app = try buildApplication(configuration: ServerConfiguration.forTests(maxStaleness: 10 * 365 * 86_400), database: database, logger: quietLogger, clock: { clock.now })
             try await app.test(.router) { client in
                 // In the repeated or skipped hour: approved until the local 09:00 handoff, capped at 6 h.
                 let inChange = try #require(try await approve(client, holder, at: middle, clock: clock))
@@ -153,7 +153,7 @@ import Timestamps
 
     @Test func aCacheExactlyAtTheStalenessLimitIsFreshAndOneSecondMoreIsStale() async throws {
         let finished = Self.T
-        try await withWebhook(contents: roster(at: Self.T, finishedAt: finished), configuration: serverConfiguration(maxStaleness: 900)) { client, _, clock in
+        try await withWebhook(contents: roster(at: Self.T, finishedAt: finished), configuration: ServerConfiguration.forTests(maxStaleness: 900)) { client, _, clock in
             clock.set(finished.addingTimeInterval(900))
             #expect(try await approve(client, "jane@example.com", at: clock.now, clock: clock) != nil, "age == limit must still be fresh")
             #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
@@ -174,7 +174,7 @@ import Timestamps
 
     @Test(arguments: [(-300.0, true), (-301.0, false), (300.0, true), (301.0, false), (-300.001, false), (0.0, true), (-86_400.0, false)])
     func theSignatureTimestampIsAcceptedUpToTheSkewLimitAndNotASecondBeyond(offset: Double, accepted: Bool) async throws {
-        try await withWebhook(configuration: serverConfiguration(maxClockSkew: 300)) { client, _, clock in
+        try await withWebhook(.router, contents: roster(), configuration: ServerConfiguration.forTests(maxClockSkew: 300)) { client, _, clock in
             let stamp = clock.now.addingTimeInterval(offset)
             for text in [IndentTime.format(stamp), Date.ISO8601FormatStyle().format(stamp)] where offset.rounded() == offset || text.contains(".") {
                 let body = requestBody([accessRequest("jane@example.com")])

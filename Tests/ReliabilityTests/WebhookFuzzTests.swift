@@ -402,7 +402,7 @@ struct FuzzResults {
         let runSeed = seed(0xF022_0001)
         let count = Self.inputCount
         let workers = 2
-        let results = try await withWebhook(.router, configuration: serverConfiguration(reloadInterval: 5)) { client, database, clock in
+        let results = try await withWebhook(.router, contents: roster(), configuration: ServerConfiguration.forTests(reloadInterval: 5)) { client, database, clock in
             let started = Date()
             // Two seeded streams at once (the router is safe to call concurrently), one per core; each
             // yields between requests so that tests running beside this one still get their turn.
@@ -441,7 +441,7 @@ struct FuzzResults {
     func fuzzedRequestsOverHTTPNeverCrashAndNeverApproveWithoutAValidSignature() async throws {
         let runSeed = seed(0xF022_0002)
         let count = max(500, Self.inputCount / 40)
-        let results = try await withWebhook(.live, configuration: serverConfiguration(reloadInterval: 5)) { client, _, clock in
+        let results = try await withWebhook(.live, contents: roster(), configuration: ServerConfiguration.forTests(reloadInterval: 5)) { client, _, clock in
             var fuzzer = WebhookFuzzer(seed: runSeed, now: clock.now, overHTTP: true)
             var results = FuzzResults()
             var transportErrors = 0
@@ -471,7 +471,7 @@ struct FuzzResults {
         // Indent's actors and resources are kept as raw JSON (JSONValue), so nesting inside them
         // reaches the reader. It refuses a 33rd level as it reads, so neither the time nor the stack
         // it takes grows with the depth sent.
-        try await withWebhook(configuration: serverConfiguration(reloadInterval: 5)) { client, _, clock in
+        try await withWebhook(.router, contents: roster(), configuration: ServerConfiguration.forTests(reloadInterval: 5)) { client, _, clock in
             var timings: [String] = []
             func nestedBody(depth: Int, copies: Int) -> Data {
                 let nested = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
@@ -500,7 +500,7 @@ struct FuzzResults {
     @Test func aUnicodeLookalikeEmailIsNotTheOnCallUser() async throws {
         // "K" (U+212A KELVIN SIGN) lowercases to an ASCII "k": Kate's address spelled with it is
         // another mailbox, and must not be approved as Kate.
-        try await withWebhook { client, _, clock in
+        try await withWebhook(.router, contents: roster()) { client, _, clock in
             let response = try await post(client, requestBody([accessRequest("\u{212A}ate@example.com")]), at: clock.now)
             #expect(response.status == .ok)
             #expect(claims(response).isEmpty, "a look-alike address was approved as the on-call user")

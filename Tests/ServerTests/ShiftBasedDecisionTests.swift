@@ -44,7 +44,7 @@ func syncedSnapshot(_ account: SimulatedAccount, now: Date) async throws -> Snap
     func withMixedWebhook(policy: ApprovalPolicy = ApprovalPolicy(maxDuration: 24 * 3600), at instant: Date,
                           _ body: @Sendable (any TestClientProtocol, TestClock) async throws -> Void) async throws {
         let snapshot = try await syncedSnapshot(mixedAccount(now: now), now: now)
-        try await withWebhook(policy: policy, contents: snapshot, clock: TestClock(instant), maxStaleness: 3 * 86_400) { client, _, clock in
+        try await withWebhook(contents: snapshot, clock: TestClock(instant), configuration: .forTests(maxStaleness: 3 * 86_400, policy: policy)) { client, _, clock in
             try await body(client, clock)
         }
     }
@@ -54,7 +54,7 @@ func syncedSnapshot(_ account: SimulatedAccount, now: Date) async throws -> Snap
             // Alice through the rotation until Dan's override at H+4h; Cat through a custom shift until H+2h.
             #expect(try await grant(client, "alice.archer@example.com", clock: clock) == "3h30m0s")
             #expect(try await grant(client, "cat@example.com", clock: clock) == "1h30m0s")
-            let lookup = try json(try await client.execute(uri: "/v1/oncall?schedule=\(IDs.platform)", method: .get))
+            let lookup = json(try await client.execute(uri: "/v1/oncall?schedule=\(IDs.platform)", method: .get))
             let people = (lookup["on_call"] as? [[String: Any]] ?? []).map { ($0["id"] as? String ?? "", $0["until"] as? String ?? "") }
             #expect(people.map(\.0) == [IDs.alice, IDs.cat])
             #expect(people.map(\.1) == [RFC3339.format(at(4)), RFC3339.format(at(2))])
@@ -66,7 +66,7 @@ func syncedSnapshot(_ account: SimulatedAccount, now: Date) async throws -> Snap
         try await withMixedWebhook(at: at(5)) { client, clock in
             #expect(try await grant(client, "alice.archer@example.com", clock: clock) == nil)
             #expect(try await grant(client, "dan@example.com", clock: clock) == "3h0m0s")
-            let lookup = try json(try await client.execute(uri: "/v1/oncall?email=alice.archer@example.com", method: .get))
+            let lookup = json(try await client.execute(uri: "/v1/oncall?email=alice.archer@example.com", method: .get))
             #expect(lookup["outcome"] as? String == "not_on_call")
         }
     }
@@ -76,7 +76,7 @@ func syncedSnapshot(_ account: SimulatedAccount, now: Date) async throws -> Snap
             // Support v3 is empty from H+4h to H+12h: Eve's shift ended, Finn's has not begun.
             #expect(try await grant(client, "eve@example.com", clock: clock) == nil)
             #expect(try await grant(client, "finn@example.com", clock: clock) == nil)
-            let lookup = try json(try await client.execute(uri: "/v1/oncall?schedule=Support%20v3", method: .get))
+            let lookup = json(try await client.execute(uri: "/v1/oncall?schedule=Support%20v3", method: .get))
             #expect((lookup["on_call"] as? [Any])?.isEmpty == true)
         }
     }
@@ -98,7 +98,7 @@ func syncedSnapshot(_ account: SimulatedAccount, now: Date) async throws -> Snap
                                                            kind: .schedule, targetId: IDs.platform)))
         #expect(snapshot.onCalls.contains { $0.scheduleId == IDs.platform && $0.level == 1 && $0.userId == IDs.cat })
         let policy = ApprovalPolicy(maxDuration: 24 * 3600, maxEscalationLevel: 1)
-        try await withWebhook(policy: policy, contents: snapshot, clock: TestClock(at(0.5)), maxStaleness: 3 * 86_400) { client, _, clock in
+        try await withWebhook(contents: snapshot, clock: TestClock(at(0.5)), configuration: .forTests(maxStaleness: 3 * 86_400, policy: policy)) { client, _, clock in
             let grants = try await grants(client, ["alice.archer@example.com", "cat@example.com", "bob.brandt@example.com", "eve@example.com"], clock: clock)
             // Bob is on call through level 2 (Legacy), Eve through level 3 (Support v3).
             #expect(grants == ["3h30m0s", "1h30m0s", nil, nil])

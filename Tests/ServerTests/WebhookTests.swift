@@ -11,10 +11,10 @@ import Timestamps
 /// The webhook over real HTTP on loopback, over a real SQLite file.
 @Suite struct WebhookTests {
     @Test func approvesSomeoneOnCallWithIndentsClaimShape() async throws {
-        try await withWebhook { client, _, clock in
+        try await withWebhook(contents: roster()) { client, _, clock in
             let response = try await post(client, requestBody([accessRequest("jane@EXAMPLE.com")]), clock: clock)
             #expect(response.status == .ok)
-            let all = try claims(response)
+            let all = claims(response)
             try #require(all.count == 1)
             let claim = all[0]
             #expect(claim["event"] as? String == "access/approve")
@@ -31,41 +31,48 @@ import Timestamps
             let reason = claim["reason"] as? String ?? ""
             #expect(reason.contains("Primary") && reason.contains("Secondary") && reason.contains(IndentTime.format(baseTime.addingTimeInterval(3 * 3600))))
             #expect(claim["timestamp"] as? String == IndentTime.format(baseTime))
-            #expect((try json(response)["status"] as? [String: Any])?["code"] as? Int == 0)
+            #expect((json(response)["status"] as? [String: Any])?["code"] as? Int == 0)
         }
     }
 
     @Test func theBarePathWorksForDropInUse() async throws {
-        try await withWebhook { client, _, clock in
+        try await withWebhook(contents: roster()) { client, _, clock in
             let response = try await post(client, requestBody([accessRequest("jane@example.com")]), path: "/", clock: clock)
-            #expect(try claims(response).count == 1)
+            #expect(claims(response).count == 1)
         }
     }
 
     @Test(arguments: [
-        ("raj@example.com", true),   // starts at T+4m59s: inside the after-window
-        ("omar@example.com", false), // starts at T+5m: the window is half-open
-        ("lee@example.com", false),  // ended at T−30s: on call by the window, but nothing left to grant
-        ("kim@example.com", false),  // ended at T−60s: outside the before-window
-        ("sam@example.com", false),  // no shift
-        ("nobody@example.com", false),
+        ("raj@example.com", "approved", 1),      // starts at T+4m59s: inside the after-window
+        ("omar@example.com", "not_on_call", 0),  // starts at T+5m: the window is half-open
+        ("lee@example.com", "shift_ended", 0),   // ended at T−30s: on call by the window, but nothing left to grant
+        ("kim@example.com", "not_on_call", 0),   // ended at T−60s: outside the before-window
+        ("sam@example.com", "not_on_call", 0),   // no shift
+        ("nobody@example.com", "unknown_user", 0),
     ])
-    func windowEdges(email: String, approved: Bool) async throws {
-        try await withWebhook { client, database, clock in
-            let response = try await post(client, requestBody([accessRequest(email)]), clock: clock)
-            #expect(try claims(response).count == (approved ? 1 : 0))
+    func windowEdges(email: String, outcome: String, claimCount: Int) async throws {
+        try await withWebhook(contents: roster()) { client, database, clock in
+            let response = try await post(client, requestBody([accessRequest(email, id: "edge-\(email)")]), clock: clock)
+            #expect(claims(response).count == claimCount)
+            // The audit record says why.
+            var record: DecisionRecord?
+            for _ in 0..<100 where record == nil {
+                record = try database.decisions(since: .distantPast).first { $0.requestId == "edge-\(email)" }
+                if record == nil { try await Task.sleep(nanoseconds: 20_000_000) }
+            }
+            #expect(record?.outcome == outcome)
         }
     }
 
     @Test func anApprovalStartingEarlyRunsToTheShiftEndCappedByTheConfiguredDuration() async throws {
-        try await withWebhook { client, _, clock in
+        try await withWebhook(contents: roster()) { client, _, clock in
             let claim = try #require(try await postClaims(client, requestBody([accessRequest("raj@example.com")]), clock: clock).first)
             #expect(labels(claim)["indent.com/time/duration"] == "6h0m0s")
         }
     }
 
     @Test func theRequestedDurationCapsTheGrant() async throws {
-        try await withWebhook { client, _, clock in
+        try await withWebhook(contents: roster()) { client, _, clock in
             let body = requestBody([accessRequest("jane@example.com", labels: ["indent.com/time/duration": "1h0m0s"])])
             let claim = try #require(try await postClaims(client, body, clock: clock).first)
             #expect(labels(claim)["indent.com/time/duration"] == "1h0m0s")
@@ -73,7 +80,7 @@ import Timestamps
     }
 
     @Test func theConfiguredDurationCapsTheGrant() async throws {
-        try await withWebhook(policy: ApprovalPolicy(maxDuration: 1.5 * 3600)) { client, _, clock in
+        try await withWebhook(contents: roster(), configuration: .forTests(policy: ApprovalPolicy(maxDuration: 1.5 * 3600))) { client, _, clock in
             let claim = try #require(try await postClaims(client, requestBody([accessRequest("jane@example.com")]), clock: clock).first)
             #expect(labels(claim)["indent.com/time/duration"] == "1h30m0s")
         }
@@ -82,7 +89,7 @@ import Timestamps
     @Test(arguments: [["PPRIMAR"], [" Primary "], ["Primary", "Nonexistent"]])
     func theAllowListTakesIDsOrNamesTrimmed(entries: [String]) async throws {
         let policy = try ApprovalPolicy(environment: ["AUTO_APPROVAL_PAGERDUTY_SCHEDULES": entries.joined(separator: ",")])
-        try await withWebhook(policy: policy) { client, _, clock in
+        try await withWebhook(contents: roster(), configuration: .forTests(policy: policy)) { client, _, clock in
             // Only Primary allowed: Jane's stretch ends when her Primary shift does, at T+1h.
             let claim = try #require(try await postClaims(client, requestBody([accessRequest("jane@example.com")]), clock: clock).first)
             #expect(labels(claim)["indent.com/time/duration"] == "1h0m0s")
@@ -91,7 +98,7 @@ import Timestamps
 
     @Test func allowListMatchingIsCaseSensitive() async throws {
         let policy = try ApprovalPolicy(environment: ["AUTO_APPROVAL_PAGERDUTY_SCHEDULES": "primary,psecond"])
-        try await withWebhook(policy: policy) { client, _, clock in
+        try await withWebhook(contents: roster(), configuration: .forTests(policy: policy)) { client, _, clock in
             let result94 = try await postClaims(client, requestBody([accessRequest("jane@example.com")]), clock: clock)
             #expect(result94.isEmpty)
         }
@@ -99,14 +106,14 @@ import Timestamps
 
     @Test func theEscalationLevelFilterDropsDeeperSchedules() async throws {
         let policy = try ApprovalPolicy(environment: ["AUTO_APPROVAL_MAX_ESCALATION_LEVEL": "1"])
-        try await withWebhook(policy: policy) { client, _, clock in
+        try await withWebhook(contents: roster(), configuration: .forTests(policy: policy)) { client, _, clock in
             let claim = try #require(try await postClaims(client, requestBody([accessRequest("jane@example.com")]), clock: clock).first)
             #expect(labels(claim)["indent.com/time/duration"] == "1h0m0s")
         }
     }
 
     @Test func severalEventsInOneBodyGetOneClaimPerApproval() async throws {
-        try await withWebhook { client, database, clock in
+        try await withWebhook(contents: roster()) { client, database, clock in
             var other = accessRequest("raj@example.com")
             other["event"] = "access/other"
             let body = requestBody([accessRequest("jane@example.com", id: "e1"), accessRequest("sam@example.com", id: "e2"),
@@ -125,18 +132,18 @@ import Timestamps
             #expect(records.first { $0.requestId == "e1" }?.grantedSeconds == 3 * 3600)
             #expect(records.first { $0.requestId == "e2" }?.outcome == "not_on_call")
             #expect(records.first { $0.requestId == "e4" }?.outcome == "no_email")
-            #expect(records.allSatisfy { !$0.reason.contains(secret) })
+            #expect(records.allSatisfy { !$0.reason.contains(webhookSecret) })
         }
     }
 
     @Test func aStaleCacheApprovesNothingAndIsNotReady() async throws {
-        try await withWebhook(maxStaleness: 900) { client, _, clock in
+        try await withWebhook(contents: roster(), configuration: .forTests(maxStaleness: 900)) { client, _, clock in
             let ready = try await client.execute(uri: "/readyz", method: .get)
             #expect(ready.status == .ok)
             clock.set(baseTime.addingTimeInterval(901))
             let response = try await post(client, requestBody([accessRequest("jane@example.com")]), clock: clock)
             #expect(response.status == .ok)
-            #expect(try claims(response).isEmpty)
+            #expect(claims(response).isEmpty)
             let notReady = try await client.execute(uri: "/readyz", method: .get)
             #expect(notReady.status == .serviceUnavailable)
             let lookup = try await client.execute(uri: "/v1/oncall?email=jane@example.com", method: .get)
@@ -156,7 +163,7 @@ import Timestamps
     }
 
     @Test func aNewSnapshotIsPickedUpWithoutARestart() async throws {
-        try await withWebhook { client, database, clock in
+        try await withWebhook(contents: roster()) { client, database, clock in
             #expect(try await postClaims(client, requestBody([accessRequest("sam@example.com")]), clock: clock).isEmpty)
             var next = roster()
             next.shifts.append(Shift(scheduleId: "PPRIMAR", userId: "PSAM001", start: baseTime.addingTimeInterval(-60), end: baseTime.addingTimeInterval(3600)))
@@ -173,17 +180,17 @@ import Timestamps
 
 @Suite struct WebhookRefusalTests {
     @Test func aBadSignatureIs401WithAStatusBody() async throws {
-        try await withWebhook { client, _, clock in
+        try await withWebhook(contents: roster()) { client, _, clock in
             let response = try await post(client, requestBody([accessRequest("jane@example.com")]), signature: String(repeating: "0", count: 64), clock: clock)
             #expect(response.status == .unauthorized)
-            let status = try json(response)["status"] as? [String: Any]
+            let status = json(response)["status"] as? [String: Any]
             #expect(status?["code"] as? Int == 9)
             #expect((status?["message"] as? String)?.contains("does not match") == true)
         }
     }
 
     @Test func missingHeadersAre401() async throws {
-        try await withWebhook { client, _, _ in
+        try await withWebhook(contents: roster()) { client, _, _ in
             let response = try await client.execute(uri: "/indent/webhook", method: .post, body: ByteBuffer(bytes: requestBody([accessRequest("jane@example.com")])))
             #expect(response.status == .unauthorized)
             #expect(String(buffer: response.body).contains("X-Indent-Signature"))
@@ -191,18 +198,18 @@ import Timestamps
     }
 
     @Test func aSignatureOverAnotherBodyIsRefused() async throws {
-        try await withWebhook { client, _, clock in
+        try await withWebhook(contents: roster()) { client, _, clock in
             let stamp = IndentTime.format(clock.now)
             let signed = requestBody([accessRequest("sam@example.com")])
             let sent = requestBody([accessRequest("jane@example.com")])
-            let response = try await post(client, sent, timestamp: stamp, signature: IndentSignature.sign(secret: secret, timestamp: stamp, body: signed), clock: clock)
+            let response = try await post(client, sent, timestamp: stamp, signature: IndentSignature.sign(secret: webhookSecret, timestamp: stamp, body: signed), clock: clock)
             #expect(response.status == .unauthorized)
         }
     }
 
     @Test(arguments: [-301.0, 301.0, -3600.0])
     func aTimestampOutsideTheSkewIsAReplay(offset: Double) async throws {
-        try await withWebhook { client, _, clock in
+        try await withWebhook(contents: roster()) { client, _, clock in
             let stamp = IndentTime.format(clock.now.addingTimeInterval(offset))
             let response = try await post(client, requestBody([accessRequest("jane@example.com")]), timestamp: stamp, clock: clock)
             #expect(response.status == .unauthorized)
@@ -211,7 +218,7 @@ import Timestamps
     }
 
     @Test func aTimestampJustInsideTheSkewIsAccepted() async throws {
-        try await withWebhook { client, _, clock in
+        try await withWebhook(contents: roster()) { client, _, clock in
             let stamp = IndentTime.format(clock.now.addingTimeInterval(-299))
             let result211 = try await postClaims(client, requestBody([accessRequest("jane@example.com")]), timestamp: stamp, clock: clock)
             #expect(result211.count == 1)
@@ -219,7 +226,7 @@ import Timestamps
     }
 
     @Test func anOversizedBodyIs413() async throws {
-        try await withWebhook { client, _, clock in
+        try await withWebhook(contents: roster()) { client, _, clock in
             var event = accessRequest("jane@example.com")
             event["reason"] = String(repeating: "x", count: 1 << 20)
             let response = try await post(client, requestBody([event]), clock: clock)
@@ -229,7 +236,7 @@ import Timestamps
 
     @Test(arguments: ["{", "[]", "{\"events\": 5}", "{\"nothing\": true}", "\u{0}\u{1}garbage"])
     func malformedBodiesAre400WithAReason(text: String) async throws {
-        try await withWebhook { client, _, clock in
+        try await withWebhook(contents: roster()) { client, _, clock in
             let response = try await post(client, Data(text.utf8), clock: clock)
             #expect(response.status == .badRequest)
             let message = (try? json(response)["status"] as? [String: Any])?["message"] as? String
@@ -238,19 +245,19 @@ import Timestamps
     }
 
     @Test func aPullUpdateGetsTheBotResource() async throws {
-        try await withWebhook { client, _, clock in
+        try await withWebhook(contents: roster()) { client, _, clock in
             let body = try JSONSerialization.data(withJSONObject: ["kinds": ["indent.v1.Bot"]])
             let response = try await post(client, body, clock: clock)
-            let resources = try json(response)["resources"] as? [[String: Any]]
+            let resources = json(response)["resources"] as? [[String: Any]]
             #expect(resources?.first?["id"] as? String == "pagerduty-approval-bot")
         }
     }
 
     @Test func lookupsAndMetrics() async throws {
-        try await withWebhook { client, _, clock in
+        try await withWebhook(contents: roster()) { client, _, clock in
             let lookup = try await client.execute(uri: "/v1/oncall?email=JANE%40example.com", method: .get)
             #expect(lookup.status == .ok)
-            let body = try json(lookup)
+            let body = json(lookup)
             #expect(body["on_call"] as? Bool == true)
             #expect(body["until"] as? String == RFC3339.format(baseTime.addingTimeInterval(3 * 3600)))
             _ = try await post(client, requestBody([accessRequest("jane@example.com")]), clock: clock)
@@ -260,7 +267,7 @@ import Timestamps
             #expect(metrics.contains("shiftgate_http_requests_total{route=\"/indent/webhook\",outcome=\"bad_signature\"} 1"))
             #expect(metrics.contains("shiftgate_decision_duration_seconds_bucket"))
             #expect(metrics.contains("shiftgate_cache_age_seconds"))
-            #expect(!metrics.contains(secret))
+            #expect(!metrics.contains(webhookSecret))
         }
     }
 }
