@@ -599,7 +599,7 @@ func decisionCost(_ fixture: WebhookFixture, report: BenchReport) throws {
             IndentSignature.sign(secret: fixture.secret, timestamp: fixture.timestamp, body: body).utf8.count
         }],
         ["parse X-Indent-Timestamp (`RFC3339.parse`)", perCall { RFC3339.parse(fixture.timestamp) == nil ? 0 : 1 }],
-        ["parse the body (`JSONValue.parse`, Shiftgate's reader)", try perCall { try JSONValue.parse(body)["events"]?.arrayValue?.count ?? 0 }],
+        ["parse the body (`JSONValue.parse`, Shiftgate's reader)", try perCall { if case .array(let events)? = try JSONValue.parse(body)["events"] { events.count } else { 0 } }],
         ["for scale: `JSONSerialization` alone (before: this, then a cast of its tree)", try perCall { (try JSONSerialization.jsonObject(with: body) as? [String: Any])?.count ?? 0 }],
         ["read `IndentBody` from the parsed tree", try perCall { try IndentBody(parsedBody).events?.count ?? 0 }],
         ["the decision (`Decider.decide`)", perCall { Decider.decide(email: email, requestedDuration: nil, now: now, index: index).isApproved ? 1 : 0 }],

@@ -82,8 +82,6 @@ public struct IndentEvent: Sendable {
     public let event: String?
     public let id: String?
     public let actor: JSONValue?
-    public let reason: String?
-    public let timestamp: String?
     public let resources: [JSONValue]?
     public let meta: Meta?
     /// The actor's email, trimmed; nil when absent or blank.
@@ -99,8 +97,6 @@ public struct IndentEvent: Sendable {
         event = try fields.string("event")
         id = try fields.string("id")
         actor = fields.raw("actor")
-        reason = try fields.string("reason")
-        timestamp = try fields.string("timestamp")
         resources = try fields.array("resources") { value, _ in value }
         if let metaValue = fields.raw("meta") {
             guard case .object(let metaMembers) = metaValue else { throw IndentBodyError(description: "wrong type at \(path).meta: expected an object") }

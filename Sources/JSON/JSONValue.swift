@@ -73,11 +73,6 @@ public enum JSONValue: Sendable, Hashable {
         if case .string(let value) = self { return value }
         return nil
     }
-
-    public var arrayValue: [JSONValue]? {
-        if case .array(let value) = self { return value }
-        return nil
-    }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral {

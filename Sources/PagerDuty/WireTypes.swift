@@ -47,12 +47,8 @@ extension Wire {
         public var renderedCoveragePercentage: Double?
     }
 
-    public struct ScheduleLayer: Decodable, Sendable, Hashable {
-        public var id: String?
-        public var name: String?
-        public var renderedScheduleEntries: [RenderedEntry]?
-    }
-
+    /// A `GET /schedules` item: what the list says of a layer-based schedule (its detail is
+    /// `RenderedSchedule`).
     public struct Schedule: Decodable, Sendable, Hashable {
         public var id: String
         public var name: String?
@@ -60,14 +56,6 @@ extension Wire {
         public var timeZone: String?
         public var description: String?
         public var users: [Reference]?
-        public var escalationPolicies: [Reference]?
-        public var teams: [Reference]?
-        public var scheduleLayers: [ScheduleLayer]?
-        public var overridesSubschedule: SubSchedule?
-        public var finalSchedule: SubSchedule?
-
-        /// PagerDuty may leave `name` out of a schedule's reference form; `summary` carries it then.
-        public var displayName: String { name ?? summary ?? id }
     }
 
     /// A schedule's detail as a sync reads it: the final schedule (overrides folded in) and the

@@ -16,7 +16,6 @@ import Testing
         #expect(event.id == "evt1")
         #expect(event.actorEmail == "Ana@Example.com")
         #expect(event.actor?["extra"] == .array([.number(1)]))
-        #expect(event.reason == nil)
         #expect(event.resources?.first?["id"] == .string("arn:aws:iam::1:role/admin"))
         #expect(event.meta?.labels?["indent.com/time/duration"] == "1h0m0s")
     }

@@ -35,7 +35,7 @@ import Testing
         #expect(reply.serialized() == result.reply)
 
         #expect(reply["status"] == .object(["code": .number(0)]))
-        let claims = try #require(reply["claims"]?.arrayValue)
+        guard case .array(let claims)? = reply["claims"] else { Issue.record("no claims in \(reply)"); return }
         #expect(claims.count == 1)
         let claim = try #require(claims.first)
         #expect(claim["event"] == .string("access/approve"))
@@ -44,7 +44,7 @@ import Testing
         #expect(claim["reason"] == .string(result.decisions[0].decision.reason))
         let parsedRequest = try JSONValue.parse(Data(request("jane@example.com", id: "e1").utf8))
         // The requester first, then the resources, exactly as they were sent (unknown fields and nulls too).
-        #expect(claim["resources"] == .array([parsedRequest["actor"]!] + parsedRequest["resources"]!.arrayValue!))
+        #expect(claim["resources"] == .array([parsedRequest["actor"]!] + resources(parsedRequest)))
         #expect(claim["meta"]?["labels"] == .object([
             "zeta": .string("last"), "alpha": .string("é"),
             "indent.com/time/duration": .string("1h0m0s"),
@@ -61,5 +61,10 @@ import Testing
     func otherCallsAreAnsweredInIndentsShape(body: String, reply: String) throws {
         let result = try IndentResponder.respond(to: Data(body.utf8), roster: .ready(index), now: now)
         #expect(String(decoding: result.reply, as: UTF8.self) == reply)
+    }
+
+    func resources(_ request: JSONValue) -> [JSONValue] {
+        if case .array(let resources)? = request["resources"] { return resources }
+        return []
     }
 }
