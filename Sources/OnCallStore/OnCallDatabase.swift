@@ -240,7 +240,7 @@ public final class OnCallDatabase: Sendable {
         let onCalls = try OnCallRow.filter { $0.snapshotId == id }.order { [$0.policyId, $0.level, $0.start] }.fetchAll(db)
         return SnapshotContents(
             info: snapshot.info, users: users.map(\.user), schedules: schedules.map(\.schedule), members: members.map(\.member),
-            shifts: shifts.map(\.shift), overrides: overrides.map(\.override), policies: policies.map(\.policy),
+            shifts: shifts.map(\.value), overrides: overrides.map(\.value), policies: policies.map(\.policy),
             targets: targets.map(\.target), onCalls: onCalls.map(\.onCall))
     }
 

@@ -183,77 +183,66 @@ struct ScheduleMemberRow: FetchableRecord, PersistableRecord {
     }
 }
 
-/// A row of `shift`.
-struct ShiftRow: FetchableRecord, PersistableRecord {
+/// Someone on call in a schedule over [start, end): a shift of the final schedule, or an entry of
+/// its overrides. Both tables have the same columns.
+protocol ScheduledTime: Sendable {
+    static var databaseTableName: String { get }
+    var scheduleId: String { get }
+    var userId: String { get }
+    var start: Date { get }
+    var end: Date { get }
+    init(scheduleId: String, userId: String, start: Date, end: Date)
+}
+
+extension Shift: ScheduledTime {
     static let databaseTableName = "shift"
-
-    var snapshotId: Int64
-    var shift: Shift
-
-    enum Columns {
-        static let snapshotId = Column("snapshot_id")
-        static let scheduleId = Column("schedule_id")
-        static let userId = Column("user_id")
-        static let start = Column("start")
-        static let end = Column("end")
-    }
-
-    init(snapshotId: Int64, _ shift: Shift) {
-        self.snapshotId = snapshotId
-        self.shift = shift
-    }
-
-    init(row: Row) {
-        snapshotId = row[Columns.snapshotId]
-        shift = Shift(
-            scheduleId: row[Columns.scheduleId], userId: row[Columns.userId],
-            start: Date(unixSeconds: row[Columns.start]), end: Date(unixSeconds: row[Columns.end]))
-    }
-
-    func encode(to container: inout PersistenceContainer) {
-        container[Columns.snapshotId] = snapshotId
-        container[Columns.scheduleId] = shift.scheduleId
-        container[Columns.userId] = shift.userId
-        container[Columns.start] = shift.start.unixSeconds
-        container[Columns.end] = shift.end.unixSeconds
-    }
 }
 
-/// A row of `override`.
-struct OverrideRow: FetchableRecord, PersistableRecord {
+extension Override: ScheduledTime {
     static let databaseTableName = "override"
+}
+
+/// A row of `shift` or of `override`.
+struct ScheduledTimeRow<Value: ScheduledTime>: FetchableRecord, PersistableRecord {
+    static var databaseTableName: String { Value.databaseTableName }
 
     var snapshotId: Int64
-    var override: Override
+    var value: Value
 
-    enum Columns {
-        static let snapshotId = Column("snapshot_id")
-        static let scheduleId = Column("schedule_id")
-        static let userId = Column("user_id")
-        static let start = Column("start")
-        static let end = Column("end")
-    }
+    typealias Columns = ScheduledTimeColumns
 
-    init(snapshotId: Int64, _ override: Override) {
+    init(snapshotId: Int64, _ value: Value) {
         self.snapshotId = snapshotId
-        self.override = override
+        self.value = value
     }
 
     init(row: Row) {
         snapshotId = row[Columns.snapshotId]
-        override = Override(
+        value = Value(
             scheduleId: row[Columns.scheduleId], userId: row[Columns.userId],
             start: Date(unixSeconds: row[Columns.start]), end: Date(unixSeconds: row[Columns.end]))
     }
 
     func encode(to container: inout PersistenceContainer) {
         container[Columns.snapshotId] = snapshotId
-        container[Columns.scheduleId] = override.scheduleId
-        container[Columns.userId] = override.userId
-        container[Columns.start] = override.start.unixSeconds
-        container[Columns.end] = override.end.unixSeconds
+        container[Columns.scheduleId] = value.scheduleId
+        container[Columns.userId] = value.userId
+        container[Columns.start] = value.start.unixSeconds
+        container[Columns.end] = value.end.unixSeconds
     }
 }
+
+/// The columns of `shift` and `override` (a generic type cannot hold them itself).
+enum ScheduledTimeColumns {
+    static let snapshotId = Column("snapshot_id")
+    static let scheduleId = Column("schedule_id")
+    static let userId = Column("user_id")
+    static let start = Column("start")
+    static let end = Column("end")
+}
+
+typealias ShiftRow = ScheduledTimeRow<Shift>
+typealias OverrideRow = ScheduledTimeRow<Override>
 
 /// A row of `escalation_policy`. A policy listed twice in one sync is stored once, the last listing
 /// winning.

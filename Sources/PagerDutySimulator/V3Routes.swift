@@ -54,32 +54,34 @@ extension PagerDutyRoutes {
     /// Overrides overlapping [since, until) (both required), cut at the window unless `overflow`;
     /// paginated (25, at most 100), without `total`.
     func v3Overrides(_ request: Request, id: String) throws -> Response {
-        let context = try context(request)
-        let schedule = try shiftBasedSchedule(id, in: context.index)
-        let window = try V3Window(context.query, variants: simulator.options.variants)
-        let page = try V3Pagination(context.query, defaultLimit: 25, maximumLimit: 100)
-        let zone = try context.query.timeZone(fallback: schedule.timeZone)
-        let overrides = schedule.overrides
-            .compactMap { override in window.shown(start: override.start, end: override.end).map { (override, $0) } }
-            .sorted { ($0.0.start, $0.0.id) < ($1.0.start, $1.0.id) }
-        return jsonResponse(page.reply("overrides", overrides) { override, shown in
-            context.wire.v3Override(override, scheduleId: schedule.id, start: shown.start, end: shown.end, zone: zone)
-        })
+        try windowedList(request, id: id, key: "overrides", items: \.overrides, start: \.start, end: \.end, itemId: \.id) {
+            $0.wire.v3Override($1, scheduleId: $2, start: $3.start, end: $3.end, zone: $4)
+        }
     }
 
     /// Custom shifts overlapping [since, until), as for overrides.
     func v3CustomShifts(_ request: Request, id: String) throws -> Response {
+        try windowedList(request, id: id, key: "custom_shifts", items: \.customShifts, start: \.start, end: \.end, itemId: \.id) {
+            $0.wire.customShift($1, scheduleId: $2, start: $3.start, end: $3.end, zone: $4)
+        }
+    }
+
+    /// A shift-based schedule's items overlapping the required window, in start order, shown as
+    /// `V3Window` says and paginated without `total`.
+    private func windowedList<Item>(
+        _ request: Request, id: String, key: String, items: KeyPath<SimulatedSchedule, [Item]>, start: KeyPath<Item, Date>,
+        end: KeyPath<Item, Date>, itemId: KeyPath<Item, String>,
+        render: (Context, Item, String, (start: Date, end: Date), TimeZone) -> JSONValue
+    ) throws -> Response {
         let context = try context(request)
         let schedule = try shiftBasedSchedule(id, in: context.index)
         let window = try V3Window(context.query, variants: simulator.options.variants)
         let page = try V3Pagination(context.query, defaultLimit: 25, maximumLimit: 100)
         let zone = try context.query.timeZone(fallback: schedule.timeZone)
-        let shifts = schedule.customShifts
-            .compactMap { shift in window.shown(start: shift.start, end: shift.end).map { (shift, $0) } }
-            .sorted { ($0.0.start, $0.0.id) < ($1.0.start, $1.0.id) }
-        return jsonResponse(page.reply("custom_shifts", shifts) { shift, shown in
-            context.wire.customShift(shift, scheduleId: schedule.id, start: shown.start, end: shown.end, zone: zone)
-        })
+        let shown = schedule[keyPath: items]
+            .compactMap { item in window.shown(start: item[keyPath: start], end: item[keyPath: end]).map { (item, $0) } }
+            .sorted { ($0.0[keyPath: start], $0.0[keyPath: itemId]) < ($1.0[keyPath: start], $1.0[keyPath: itemId]) }
+        return jsonResponse(page.reply(key, shown) { item, times in render(context, item, schedule.id, times, zone) })
     }
 }
 
