@@ -1,14 +1,15 @@
 import ArgumentParser
 import Foundation
 
-/// Exit codes are part of the interface: cron, systemd and scripts act on them.
+/// Exit codes are part of the interface: cron, systemd and scripts act on them (README, "Commands and
+/// exit codes"). 64, a bad command line or configuration, is ArgumentParser's own exit for a parse
+/// error or a `ValidationError`, so it needs no constant here.
 enum ShiftgateExit {
     static let failure = ExitCode(1)
     static let notOnCall = ExitCode(1)
     static let cannotDecide = ExitCode(2)
     static let driftFound = ExitCode(3)
     static let keyRefused = ExitCode(4)
-    static let usage = ExitCode(64)
     static let syncRunning = ExitCode(75)
 }
 
