@@ -44,6 +44,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Read the webhook secret from this file instead of INDENT_WEBHOOK_SECRET.", valueName: "path"))
     var webhookSecretFile: String?
 
+    /// Where the webhook secret comes from: `--webhook-secret-file`, systemd's credential, or
+    /// INDENT_WEBHOOK_SECRET. Without one every request would go unchecked, so `serve` refuses to start.
+    static let webhookSecretSource = SecretSource(
+        fileFlag: "--webhook-secret-file", credential: "indent-webhook-secret", variable: "INDENT_WEBHOOK_SECRET",
+        missing: "INDENT_WEBHOOK_SECRET is empty or unset (or pass --webhook-secret-file): refusing to serve unsigned", trimsVariable: true)
+
     @Option(help: .hidden)
     var handlerExecutor = HandlerExecutor.eventLoop
 
@@ -81,19 +87,6 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxClockSkew.seconds > 0 else { throw ValidationError("--max-clock-skew must be positive") }
     }
 
-    func resolvedSecret() throws -> String {
-        if let webhookSecretFile { return try readSecretFile(webhookSecretFile, flag: "--webhook-secret-file") }
-        if let credentials = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"],
-           FileManager.default.fileExists(atPath: credentials + "/indent-webhook-secret") {
-            return try readSecretFile(credentials + "/indent-webhook-secret", flag: "$CREDENTIALS_DIRECTORY/indent-webhook-secret")
-        }
-        guard let secret = ProcessInfo.processInfo.environment["INDENT_WEBHOOK_SECRET"]?.trimmingCharacters(in: .whitespacesAndNewlines),
-              !secret.isEmpty else {
-            throw ValidationError("INDENT_WEBHOOK_SECRET is empty or unset (or pass --webhook-secret-file): refusing to serve unsigned")
-        }
-        return secret
-    }
-
     func run() async throws {
         common.bootstrapLogging()
         // One write(2) per decision line cost more than the line itself; a crash loses at most this
@@ -101,7 +94,7 @@ struct ServeCommand: AsyncParsableCommand {
         LineSink.standardError.startBuffering(every: .milliseconds(50))
         defer { LineSink.standardError.flush() }
         let logger = LoggingBootstrap.logger("serve")
-        let secret = try resolvedSecret()
+        let secret = try Self.webhookSecretSource.read(file: webhookSecretFile)
         let policy: ApprovalPolicy
         do {
             policy = try ApprovalPolicy(environment: ProcessInfo.processInfo.environment)
