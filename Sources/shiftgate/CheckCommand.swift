@@ -47,12 +47,7 @@ struct CheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         common.bootstrapLogging()
-        let policy: ApprovalPolicy
-        do {
-            policy = try ApprovalPolicy(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let policy = try ApprovalPolicy.fromEnvironment()
         let database: OnCallDatabase
         let contents: SnapshotContents?
         do {

@@ -95,12 +95,7 @@ struct ServeCommand: AsyncParsableCommand {
         defer { LineSink.standardError.flush() }
         let logger = LoggingBootstrap.logger("serve")
         let secret = try Self.webhookSecretSource.read(file: webhookSecretFile)
-        let policy: ApprovalPolicy
-        do {
-            policy = try ApprovalPolicy(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let policy = try ApprovalPolicy.fromEnvironment()
         let database: OnCallDatabase
         do {
             database = try OnCallDatabase(path: common.databasePath)
