@@ -19,8 +19,27 @@ struct Shiftgate: AsyncParsableCommand {
         ]
     )
 
+    /// ArgumentParser's own `main` with one step between parsing and running: `serve` first hands
+    /// Swift concurrency to SwiftNIO's event loops, which has to happen before any task runs (see
+    /// `ServeCommand.takeOverConcurrency()`). Parsing is synchronous, so no task has been enqueued
+    /// by then. Help, errors and exit codes are ArgumentParser's, as before (64 for a bad command line).
     static func main() async {
-        ServeCommand.takeOverConcurrencyIfServing(CommandLine.arguments)
-        await main(nil)
+        let parsed: any ParsableCommand
+        do {
+            parsed = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        if ServeCommand.takesOverConcurrency(parsed) { ServeCommand.takeOverConcurrency() }
+        do {
+            if var command = parsed as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                var command = parsed
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
     }
 }
