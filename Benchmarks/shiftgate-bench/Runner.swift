@@ -84,14 +84,11 @@ func runBenchmarks(_ settings: BenchSettings) async throws {
     }
 
     let started = monotonicSeconds()
-    let needsFixture = !settings.sections.isDisjoint(with: [.webhook, .baseline, .underSync, .drift, .probe])
+    let needsFixture = !settings.sections.isDisjoint(with: [.webhook, .baseline, .underSync, .drift])
     if needsFixture {
         let fixture = try await WebhookFixture.prepare(lab: lab, settings: settings, report: report)
         do {
             var cached: WebhookNumbers?
-            if settings.sections.contains(.probe) {
-                try await probe(fixture, lab: lab, settings: settings, report: report)
-            }
             if settings.sections.contains(.webhook) {
                 cached = try await benchWebhook(fixture, lab: lab, settings: settings, report: report)
             }

@@ -502,65 +502,6 @@ func plantChanges(_ fixture: WebhookFixture) -> String {
     return "\(swapped) rotations swapped, \(overridden) overrides added, \(renamed) schedules renamed, 2 removed, 2 added"
 }
 
-// MARK: Diagnosis
-
-/// Diagnosis (`--only probe`, not in the default set): the release binary with its handlers on
-/// SwiftNIO's event loops (the default) and on Swift concurrency's pool, side by side.
-func probe(_ fixture: WebhookFixture, lab: Lab, settings: BenchSettings, report: BenchReport) async throws {
-    report.heading("Executor experiment: where the handlers run")
-    let serve = ["serve", "--host", "127.0.0.1", "--max-clock-skew", "1h", "--max-staleness", "24h", "--database", fixture.database]
-    let variants: [(String, String, [String])] = [
-        ("`shiftgate serve`: SwiftNIO's event loops as the global executor (the default)", lab.shiftgate, serve),
-        ("`shiftgate serve --handler-executor global`: Swift concurrency's own pool", lab.shiftgate, serve + ["--handler-executor", "global"]),
-    ]
-    let targets: [(String, LoadRequest, String, [String])] = [
-        ("/healthz", fixture.healthzRequest, "/healthz", ["GET"]),
-        ("webhook, on call", fixture.onCallRequest, "/indent/webhook", [fixture.bodyFiles.onCall, fixture.timestamp, fixture.signatures.onCall]),
-        ("webhook, off call", fixture.offCallRequest, "/indent/webhook", [fixture.bodyFiles.offCall, fixture.timestamp, fixture.signatures.offCall]),
-    ]
-    var rows: [[String]] = []
-    for (number, variant) in variants.enumerated() {
-        report.progress("probe: \(variant.0): \(await waitForQuietMachine(limit: settings.quietWaitSeconds))")
-        let port = try freeLoopbackPort()
-        let server = try ChildProcess.spawn(variant.1, variant.2 + ["--port", String(port)], environment: [
-            "INDENT_WEBHOOK_SECRET": fixture.secret, "AUTO_APPROVAL_PAGERDUTY_SCHEDULES": fixture.allowList.joined(separator: ","), "LOG_LEVEL": "info",
-        ], stdoutPath: lab.path("variant-\(number).out"), stderrPath: lab.path("variant-\(number).err"))
-        let deadline = monotonicSeconds() + 30
-        while await httpGet(URL(string: "http://127.0.0.1:\(port)/readyz")!, timeout: 2)?.status != 200 {
-            if monotonicSeconds() > deadline || kill(server.pid, 0) != 0 {
-                _ = await stopChild(server)
-                throw BenchError("\(variant.0) did not start: \(server.stderr.suffix(1000))")
-            }
-            await sleep(seconds: 0.1)
-        }
-        for (position, target) in targets.enumerated() {
-            report.progress("probe: \(variant.0), \(target.0)")
-            _ = try await FixedRateLoad.run(port: port, requests: [target.1], rate: settings.rate, seconds: 1)
-            let before = server.sample()
-            let fixed = try await FixedRateLoad.run(port: port, requests: [target.1], rate: settings.rate, seconds: settings.fixedRateSeconds)
-            let middle = server.sample()
-            var wrkCells = ["–", "–"]
-            if lab.hasWrk {
-                let url = URL(string: "http://127.0.0.1:\(port)\(target.2)")!
-                _ = try await runWrk(lab: lab, url: url, arguments: target.3, seconds: 2, label: "variant-\(number)-\(position)-warm")
-                let start = server.sample()
-                let result = try await runWrk(lab: lab, url: url, arguments: target.3, seconds: settings.wrkSeconds, label: "variant-\(number)-\(position)")
-                let end = server.sample()
-                let cpu = ((end?.cpuSeconds ?? 0) - (start?.cpuSeconds ?? 0)) / Double(max(1, result.requests)) * 1e6
-                wrkCells = [grouped(Int(result.rate)), "\(fmt(cpu, 0)) µs"]
-                await sleep(seconds: 2)
-            }
-            let cpu = ((middle?.cpuSeconds ?? 0) - (before?.cpuSeconds ?? 0)) / Double(max(1, fixed.completed)) * 1e6
-            rows.append([variant.0, target.0, micros(fixed.latency.p50), micros(fixed.latency.p99), micros(fixed.latency.p999),
-                         micros(fixed.latency.max), "\(fixed.errors)", "\(fmt(cpu, 0)) µs"] + wrkCells)
-        }
-        _ = await stopChild(server)
-    }
-    report.line("Each variant serves the webhook section's cache with the same configuration; \(grouped(Int(settings.rate)))/s for \(fmt(settings.fixedRateSeconds, 0)) s, then wrk as in the webhook section.\n")
-    report.table(["server", "endpoint", "p50 at \(grouped(Int(settings.rate)))/s", "p99", "p99.9", "max", "errors", "CPU / request at \(grouped(Int(settings.rate)))/s",
-                  "wrk requests/s", "CPU / request (wrk)"], rows)
-}
-
 // MARK: Where a decision's time goes
 
 /// The decision path's steps, timed in process on the same snapshot and bodies: what the server's

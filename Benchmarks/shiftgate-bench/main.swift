@@ -18,7 +18,6 @@ struct BenchCommand: ParsableCommand {
             Examples:
               Benchmarks/run.sh --quick                 # under 3 minutes
               Benchmarks/run.sh                         # the full set (about 10 minutes)
-              Benchmarks/run.sh --only probe            # diagnosis: handlers on the event loops vs the pool (not in the default set)
               swift run -c release shiftgate-bench --only sync --sync-sizes 1000x10000
             """
     )
@@ -26,7 +25,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "The short set: short webhook runs, baseline, under-sync, sync of 100 schedules / 1,000 users, drift.")
     var quick = false
 
-    @Option(help: "Sections to run, comma-separated: webhook, baseline, under-sync, sync, drift (default: all of these), probe.")
+    @Option(help: "Sections to run, comma-separated: webhook, baseline, under-sync, sync, drift (default: all of these).")
     var only: String?
 
     @Option(help: "Sync sizes as SCHEDULESxUSERS, comma-separated (default: quick 100x1000; full 100x1000,1000x10000,5000x50000).")
@@ -110,10 +109,8 @@ enum Section: String, CaseIterable, Sendable {
     case underSync = "under-sync"
     case sync
     case drift
-    /// Diagnosis only (not in the default set): repeated fixed-rate runs with a per-second timeline.
-    case probe
 
-    static let defaultSet: Set<Section> = [.webhook, .baseline, .underSync, .sync, .drift]
+    static let defaultSet: Set<Section> = Set(allCases)
 }
 
 struct BenchSettings: Sendable {

@@ -47,12 +47,7 @@ struct CheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         common.bootstrapLogging()
-        let policy: ApprovalPolicy
-        do {
-            policy = try ApprovalPolicy(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let policy = try ApprovalPolicy.fromEnvironment()
         let database: OnCallDatabase
         let contents: SnapshotContents?
         do {
@@ -145,60 +140,5 @@ extension CheckCommand {
             print("  at \(ReadableTime.utc(now)) from snapshot \(index.snapshot.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
         }
         if people.isEmpty { throw ShiftgateExit.notOnCall }
-    }
-}
-
-struct AuditCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "audit",
-        abstract: "Print the webhook's decisions from the audit log.",
-        discussion: """
-            Examples:
-              shiftgate audit --since 24h
-              shiftgate audit --since 7d --format json
-            """
-    )
-
-    @OptionGroup var common: DatabaseOptions
-
-    @Option(help: "How far back to list.")
-    var since = CLIDuration(seconds: 86_400)
-
-    @Option(help: "text or json.")
-    var format: OutputFormat = .text
-
-    func run() async throws {
-        common.bootstrapLogging()
-        let records: [DecisionRecord]
-        do {
-            records = try OnCallDatabase(path: common.databasePath, mustExist: true, readOnly: true).decisions(since: Date().addingTimeInterval(-since.seconds))
-        } catch {
-            throw fail("\(error)")
-        }
-        switch format {
-        case .json:
-            struct Output: Encodable {
-                var decidedAt: String
-                var requestId: String
-                var requester: String
-                var resources: [String]
-                var outcome: String
-                var reason: String
-                var snapshotId: Int64?
-                var scheduleId: String?
-                var grantedSeconds: Int?
-            }
-            print(try encodeJSON(records.map {
-                Output(decidedAt: RFC3339.format($0.decidedAt), requestId: $0.requestId, requester: $0.requester,
-                       resources: (try? JSONDecoder().decode([String].self, from: Data($0.resources.utf8))) ?? [],
-                       outcome: $0.outcome, reason: $0.reason, snapshotId: $0.snapshotId, scheduleId: $0.scheduleId, grantedSeconds: $0.grantedSeconds)
-            }))
-        case .text:
-            if records.isEmpty { print("no decisions in the last \(since)") }
-            for record in records {
-                let granted = record.grantedSeconds.map { " for " + GoDuration.format(seconds: $0) } ?? ""
-                print("\(ReadableTime.utc(record.decidedAt))  \(record.outcome)\(granted)  \(record.requester.isEmpty ? "(no email)" : record.requester)  \(record.resources)  \(record.reason)")
-            }
-        }
     }
 }

@@ -44,54 +44,36 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Read the webhook secret from this file instead of INDENT_WEBHOOK_SECRET.", valueName: "path"))
     var webhookSecretFile: String?
 
-    @Option(help: .hidden)
-    var handlerExecutor = HandlerExecutor.eventLoop
+    /// Where the webhook secret comes from: `--webhook-secret-file`, systemd's credential, or
+    /// INDENT_WEBHOOK_SECRET. Without one every request would go unchecked, so `serve` refuses to start.
+    static let webhookSecretSource = SecretSource(
+        fileFlag: "--webhook-secret-file", credential: "indent-webhook-secret", variable: "INDENT_WEBHOOK_SECRET",
+        missing: "INDENT_WEBHOOK_SECRET is empty or unset (or pass --webhook-secret-file): refusing to serve unsigned", trimsVariable: true)
 
-    /// Where request handlers run; `global` exists to measure what `event-loop` saves (BENCHMARKS.md).
-    enum HandlerExecutor: String, ExpressibleByArgument {
-        case eventLoop = "event-loop"
-        case global
+    /// Whether `main` hands Swift concurrency to SwiftNIO's event loops before it runs `command`:
+    /// only for `serve`, whose handlers never block. The other commands gain nothing from it, and
+    /// `sync` and the demo write SQLite from their tasks, which would hold up an event loop.
+    static func takesOverConcurrency(_ command: any ParsableCommand) -> Bool {
+        command is ServeCommand
     }
 
-    /// `serve` makes SwiftNIO's event loops Swift concurrency's global executor (SwiftNIO's own
-    /// remedy for the hops it causes). Otherwise Hummingbird reads a request on an event loop, runs
-    /// its handler on Swift concurrency's pool and writes the reply from the loop again: two thread
-    /// hand-offs per request, each a wake-up, which on a small VM cost more than the decision. The
-    /// handlers must not block, and do not: the webhook answers from memory, and the audit flush and
-    /// roster reload run on SwiftNIO's blocking pool. Must run before any task is enqueued, so from
-    /// `main`, on the main thread; `--handler-executor global` keeps the default, for measuring.
-    static func takeOverConcurrencyIfServing(_ arguments: [String]) {
-        guard runsHandlersOnEventLoops(arguments) else { return }
+    /// Makes SwiftNIO's event loops Swift concurrency's global executor (SwiftNIO's own remedy for
+    /// the hops it causes). Otherwise Hummingbird reads a request on an event loop, runs its handler
+    /// on Swift concurrency's pool and writes the reply from the loop again: two thread hand-offs
+    /// per request, each a wake-up, which on a small VM cost more than the decision. The handlers
+    /// must not block, and do not: the webhook answers from memory, and the audit flush and roster
+    /// reload run on SwiftNIO's blocking pool. Must run before any task is enqueued, so from `main`,
+    /// on the main thread, between parsing the command line and running the command.
+    static func takeOverConcurrency() {
         if !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
             FileHandle.standardError.write(Data("shiftgate: warning: could not run handlers on SwiftNIO's event loops; using Swift concurrency's pool\n".utf8))
         }
-    }
-
-    /// True for `shiftgate serve …` without `--handler-executor global` (read before the parser runs).
-    static func runsHandlersOnEventLoops(_ arguments: [String]) -> Bool {
-        guard arguments.dropFirst().first == "serve" else { return false }
-        let global = arguments.contains("--handler-executor=global")
-            || zip(arguments, arguments.dropFirst()).contains { $0 == "--handler-executor" && $1 == "global" }
-        return !global
     }
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard maxStaleness.seconds > 0 else { throw ValidationError("--max-staleness must be positive") }
         guard maxClockSkew.seconds > 0 else { throw ValidationError("--max-clock-skew must be positive") }
-    }
-
-    func resolvedSecret() throws -> String {
-        if let webhookSecretFile { return try readSecretFile(webhookSecretFile, flag: "--webhook-secret-file") }
-        if let credentials = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"],
-           FileManager.default.fileExists(atPath: credentials + "/indent-webhook-secret") {
-            return try readSecretFile(credentials + "/indent-webhook-secret", flag: "$CREDENTIALS_DIRECTORY/indent-webhook-secret")
-        }
-        guard let secret = ProcessInfo.processInfo.environment["INDENT_WEBHOOK_SECRET"]?.trimmingCharacters(in: .whitespacesAndNewlines),
-              !secret.isEmpty else {
-            throw ValidationError("INDENT_WEBHOOK_SECRET is empty or unset (or pass --webhook-secret-file): refusing to serve unsigned")
-        }
-        return secret
     }
 
     func run() async throws {
@@ -101,13 +83,8 @@ struct ServeCommand: AsyncParsableCommand {
         LineSink.standardError.startBuffering(every: .milliseconds(50))
         defer { LineSink.standardError.flush() }
         let logger = LoggingBootstrap.logger("serve")
-        let secret = try resolvedSecret()
-        let policy: ApprovalPolicy
-        do {
-            policy = try ApprovalPolicy(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let secret = try Self.webhookSecretSource.read(file: webhookSecretFile)
+        let policy = try ApprovalPolicy.fromEnvironment()
         let database: OnCallDatabase
         do {
             database = try OnCallDatabase(path: common.databasePath)

@@ -33,6 +33,11 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Read the API key from this file instead of PAGERDUTY_KEY.", valueName: "path"))
     var apiKeyFile: String?
 
+    /// Where the API key comes from: `--api-key-file`, systemd's credential, or PAGERDUTY_KEY.
+    static let apiKeySource = SecretSource(
+        fileFlag: "--api-key-file", credential: "pagerduty-key", variable: "PAGERDUTY_KEY",
+        missing: "no PagerDuty API key: set PAGERDUTY_KEY or pass --api-key-file", trimsVariable: false)
+
     @Option(help: "How far back the window starts.")
     var lookback = CLIDuration(seconds: 86_400)
 
@@ -71,18 +76,6 @@ struct SyncCommand: AsyncParsableCommand {
         if let apiURL, URL(string: apiURL)?.scheme == nil { throw ValidationError("--api-url: '\(apiURL)' is not a URL") }
     }
 
-    func resolvedAPIKey() throws -> String {
-        if let apiKeyFile { return try readSecretFile(apiKeyFile, flag: "--api-key-file") }
-        if let credentials = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"],
-           FileManager.default.fileExists(atPath: credentials + "/pagerduty-key") {
-            return try readSecretFile(credentials + "/pagerduty-key", flag: "$CREDENTIALS_DIRECTORY/pagerduty-key")
-        }
-        guard let key = ProcessInfo.processInfo.environment["PAGERDUTY_KEY"], !key.isEmpty else {
-            throw ValidationError("no PagerDuty API key: set PAGERDUTY_KEY or pass --api-key-file")
-        }
-        return key
-    }
-
     var resolvedAPIURL: URL {
         let text = apiURL ?? ProcessInfo.processInfo.environment["PAGERDUTY_API_URL"].flatMap { $0.isEmpty ? nil : $0 }
         return text.flatMap(URL.init(string:)) ?? PagerDutyConfiguration.defaultBaseURL
@@ -90,7 +83,7 @@ struct SyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         common.bootstrapLogging(quiet: quiet)
-        let key = try resolvedAPIKey()
+        let key = try Self.apiKeySource.read(file: apiKeyFile)
         if let every {
             // A long-running loop (often PID 1 in a container): SIGTERM or SIGINT stop it cleanly. A
             // sync cut short that way writes nothing, so the last good snapshot stays current.

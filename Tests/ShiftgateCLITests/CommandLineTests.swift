@@ -50,24 +50,19 @@ import TestSupport
     }
 
     @Test(arguments: [["sync", "--lookback", "soon"], ["sync", "--concurrency", "0"], ["serve", "--port", "70000"],
-                      ["drift", "--from", "1", "--since", "1d"], ["check"], ["status", "--format", "yaml"],
-                      ["serve", "--handler-executor", "pool"]])
+                      ["drift", "--from", "1", "--since", "1d"], ["check"], ["status", "--format", "yaml"]])
     func badCommandLinesAreRefused(words: [String]) {
         #expect(throws: (any Error).self) { _ = try Shiftgate.parseAsRoot(words) }
     }
 
-    /// `serve` moves Swift concurrency onto SwiftNIO's event loops before the parser runs, so it reads
-    /// the raw arguments: only `serve`, and not when `--handler-executor global` asks for the pool.
-    @Test func onlyServeRunsHandlersOnEventLoops() throws {
-        #expect(ServeCommand.runsHandlersOnEventLoops(["shiftgate", "serve", "--port", "0"]))
-        #expect(ServeCommand.runsHandlersOnEventLoops(["shiftgate", "serve", "--handler-executor", "event-loop"]))
-        #expect(!ServeCommand.runsHandlersOnEventLoops(["shiftgate", "serve", "--handler-executor", "global"]))
-        #expect(!ServeCommand.runsHandlersOnEventLoops(["shiftgate", "serve", "--handler-executor=global"]))
-        #expect(!ServeCommand.runsHandlersOnEventLoops(["shiftgate", "sync", "--every", "5m"]))
-        #expect(!ServeCommand.runsHandlersOnEventLoops(["shiftgate", "demo"]))
-        #expect(!ServeCommand.runsHandlersOnEventLoops(["shiftgate"]))
-        let global = try Shiftgate.parseAsRoot(["serve", "--handler-executor", "global"]) as? ServeCommand
-        #expect(global?.handlerExecutor == .global)
+    /// `main` parses the command line, then hands Swift concurrency to SwiftNIO's event loops only
+    /// when the command is `serve`: not for `serve --help` (ArgumentParser's help command), and a bad
+    /// line never gets that far (`badCommandLinesAreRefused`).
+    @Test func onlyServeTakesOverConcurrency() throws {
+        #expect(ServeCommand.takesOverConcurrency(try Shiftgate.parseAsRoot(["serve", "--port", "0"])))
+        for words in [["sync", "--every", "5m"], ["demo"], ["check", "someone@example.com"], ["status"], ["serve", "--help"], ["help", "serve"], []] {
+            #expect(!ServeCommand.takesOverConcurrency(try Shiftgate.parseAsRoot(words)), "shiftgate \(words.joined(separator: " "))")
+        }
     }
 
     @Test(arguments: [("90s", 90.0), ("15m", 900.0), ("6h", 21_600.0), ("7d", 604_800.0), ("1h30m", 5400.0)])

@@ -1,0 +1,20 @@
+import ArgumentParser
+import Foundation
+
+/// Exit codes are part of the interface: cron, systemd and scripts act on them (README, "Commands and
+/// exit codes"). 64, a bad command line or configuration, is ArgumentParser's own exit for a parse
+/// error or a `ValidationError`, so it needs no constant here.
+enum ShiftgateExit {
+    static let failure = ExitCode(1)
+    static let notOnCall = ExitCode(1)
+    static let cannotDecide = ExitCode(2)
+    static let driftFound = ExitCode(3)
+    static let keyRefused = ExitCode(4)
+    static let syncRunning = ExitCode(75)
+}
+
+/// Prints one clear line on stderr and returns `code`, for the caller to throw or return.
+func fail(_ message: String, code: ExitCode = ShiftgateExit.failure) -> ExitCode {
+    FileHandle.standardError.write(Data(("shiftgate: " + message + "\n").utf8))
+    return code
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+
+/// Where a command finds a secret, first match wins: the file its flag names, then the file systemd's
+/// `LoadCredential=` put in `$CREDENTIALS_DIRECTORY`, then an environment variable. A missing or
+/// empty secret is a bad command line (exit 64) whose message names the flag, file or variable and
+/// never the secret.
+struct SecretSource {
+    /// The flag whose value is a file holding the secret, such as `--api-key-file`.
+    var fileFlag: String
+    /// The secret's file name in `$CREDENTIALS_DIRECTORY`.
+    var credential: String
+    /// The environment variable holding the secret itself.
+    var variable: String
+    /// The message when no source has the secret.
+    var missing: String
+    /// Whether whitespace around the variable's value is cut off, as it always is around a file's
+    /// contents. `serve` trims its webhook secret; `sync` has always sent PAGERDUTY_KEY as given.
+    var trimsVariable: Bool
+
+    /// The secret, from `file` (the flag's value) when one is given.
+    func read(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        if let file { return try Self.contents(of: file, naming: fileFlag) }
+        if let directory = environment["CREDENTIALS_DIRECTORY"], FileManager.default.fileExists(atPath: directory + "/" + credential) {
+            return try Self.contents(of: directory + "/" + credential, naming: "$CREDENTIALS_DIRECTORY/" + credential)
+        }
+        let value = environment[variable].map { trimsVariable ? $0.trimmingCharacters(in: .whitespacesAndNewlines) : $0 }
+        guard let value, !value.isEmpty else { throw ValidationError(missing) }
+        return value
+    }
+
+    /// A secret file's contents, trimmed; `source` is how the message names where the path came from.
+    private static func contents(of path: String, naming source: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("\(source): cannot read \(path)")
+        }
+        let secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !secret.isEmpty else { throw ValidationError("\(source): \(path) is empty") }
+        return secret
+    }
+}
