@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
 # The webhook's RSS across many snapshot swaps (see BENCHMARKS.md, "Server RSS across many swaps").
 #
-#   Benchmarks/rss-across-swaps.sh [event-loop|global] [SYNCS]
-#   MALLOC_ARENA_MAX=2 Benchmarks/rss-across-swaps.sh event-loop 30
+#   Benchmarks/rss-across-swaps.sh [SYNCS]
+#   MALLOC_ARENA_MAX=2 Benchmarks/rss-across-swaps.sh 30
 #
 # Runs the simulator (10,000 users, 1,000 schedules, no rate limit), `shiftgate serve` over a fresh
 # cache, and an unthrottled `shiftgate sync` every ~4.5 s; prints serve's VmRSS (kB) at start and
 # 2.5 s after each sync, then its VmHWM. Loopback only; everything is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=${1:-event-loop}
-syncs=${2:-12}
+syncs=${1:-12}
 swift build -c release --product shiftgate >&2
 swift build -c release --product pagerduty-simulator >&2
 bin=.build/release
@@ -33,10 +32,10 @@ rss() { awk '/^VmRSS/ {print $2}' /proc/$server/status; }
 
 sync_once
 INDENT_WEBHOOK_SECRET=bench-secret AUTO_APPROVAL_PAGERDUTY_SCHEDULES=P0LWOLF $bin/shiftgate serve --database "$database" \
-    --port $serve_port --max-staleness 24h --handler-executor "$mode" >/dev/null 2>&1 &
+    --port $serve_port --max-staleness 24h >/dev/null 2>&1 &
 server=$!
 sleep 3
-printf '%s (MALLOC_ARENA_MAX=%s) start %s' "$mode" "${MALLOC_ARENA_MAX:-unset}" "$(rss)"
+printf 'MALLOC_ARENA_MAX=%s: start %s' "${MALLOC_ARENA_MAX:-unset}" "$(rss)"
 for _ in $(seq 1 "$syncs"); do
     sync_once
     sleep 2.5
