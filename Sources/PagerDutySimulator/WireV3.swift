@@ -3,8 +3,7 @@ import JSON
 import PagerDuty
 
 /// Shift-based ("v3") schedules in PagerDuty's wire shapes, key for key as in the examples kept in
-/// `Tests/Fixtures/pagerduty/v3` (see /work/shared/pagerduty/v3-examples/README.md for where each
-/// comes from).
+/// `Tests/Fixtures/pagerduty/v3` (`Tests/Fixtures/README.md` says where each comes from).
 extension WireRenderer {
     /// A `GET /v3/schedules` item: a reference only (no name, zone or description there).
     func v3ScheduleListItem(_ schedule: SimulatedSchedule) -> JSONValue {
