@@ -38,9 +38,13 @@ let package = Package(
             "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // The SQLite cache: migrations, records, one write per snapshot, focused reads. Knows no HTTP.
-        .target(name: "OnCallStore", dependencies: [
+        // The cache's value types and the CacheStore protocol every engine implements. Knows no engine.
+        .target(name: "OnCallStore"),
+        // The SQLite engine (GRDB): migrations, records, one write per snapshot, focused reads.
+        .target(name: "SQLiteStore", dependencies: [
+            "OnCallStore",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // PagerDuty -> OnCallStore, as one snapshot.
         .target(name: "Sync", dependencies: [
@@ -79,7 +83,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "shiftgate", dependencies: [
-            "PagerDuty", "OnCallStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator", "LineLog", "Timestamps",
+            "PagerDuty", "OnCallStore", "SQLiteStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator", "LineLog", "Timestamps",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -91,7 +95,7 @@ let package = Package(
         // Benchmarks: not tests; they print numbers (see BENCHMARKS.md). The per-request PagerDuty
         // baseline lives here, not in the product.
         .executableTarget(name: "shiftgate-bench", dependencies: [
-            "Timestamps", "JSON", "PagerDuty", "OnCallStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator",
+            "Timestamps", "JSON", "PagerDuty", "OnCallStore", "SQLiteStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -99,7 +103,7 @@ let package = Package(
 
         // Fixtures shared by the test targets: a live simulator on loopback, temporary databases.
         .target(name: "TestSupport", dependencies: [
-            "PagerDutySimulator", "OnCallStore", "Approval", "Server", "Timestamps",
+            "PagerDutySimulator", "OnCallStore", "SQLiteStore", "Approval", "Server", "Timestamps",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -109,24 +113,24 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
         .testTarget(name: "PagerDutyTests", dependencies: ["PagerDuty", "Timestamps", "TestSupport"]),
         .testTarget(name: "PagerDutySimulatorTests", dependencies: ["Timestamps", "PagerDutySimulator", "PagerDuty", "TestSupport"]),
-        .testTarget(name: "OnCallStoreTests", dependencies: ["OnCallStore", "TestSupport"]),
-        .testTarget(name: "SyncTests", dependencies: ["Timestamps", "Sync", "PagerDuty", "PagerDutySimulator", "OnCallStore", "Drift", "Approval", "TestSupport"]),
+        .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "OnCallStore", "TestSupport"]),
+        .testTarget(name: "SyncTests", dependencies: ["SQLiteStore", "Timestamps", "Sync", "PagerDuty", "PagerDutySimulator", "OnCallStore", "Drift", "Approval", "TestSupport"]),
         .testTarget(name: "ApprovalTests", dependencies: ["JSON", "Timestamps", "Approval", "OnCallStore", "TestSupport"]),
-        .testTarget(name: "DriftTests", dependencies: ["Timestamps", "Drift", "OnCallStore"]),
+        .testTarget(name: "DriftTests", dependencies: ["SQLiteStore", "Timestamps", "Drift", "OnCallStore"]),
         .testTarget(name: "LineLogTests", dependencies: [
             "LineLog",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Timestamps", "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
+            "SQLiteStore", "Timestamps", "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .testTarget(name: "ReliabilityTests", dependencies: [
-            "Timestamps", "JSON", "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
+            "SQLiteStore", "Timestamps", "JSON", "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
-        .testTarget(name: "ShiftgateCLITests", dependencies: ["shiftgate", "TestSupport", "OnCallStore", "PagerDutySimulator"]),
+        .testTarget(name: "ShiftgateCLITests", dependencies: ["SQLiteStore", "shiftgate", "TestSupport", "OnCallStore", "PagerDutySimulator"]),
     ]
 )

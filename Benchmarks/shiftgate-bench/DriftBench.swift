@@ -1,6 +1,7 @@
 import Drift
 import Foundation
 import OnCallStore
+import SQLiteStore
 
 func benchDrift(_ fixture: WebhookFixture, lab: Lab, settings: BenchSettings, report: BenchReport) async throws {
     report.heading("Drift: two snapshots of \(grouped(settings.webhookSchedules)) schedules over 7 days")

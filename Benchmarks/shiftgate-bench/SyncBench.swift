@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import OnCallStore
+import SQLiteStore
 import PagerDutySimulator
 
 /// One `shiftgate sync` run of one account size at one client pacing.

@@ -3,6 +3,7 @@ import Foundation
 import JSON
 import NIOHTTP1
 import OnCallStore
+import SQLiteStore
 import PagerDutySimulator
 #if canImport(Glibc)
 import Glibc

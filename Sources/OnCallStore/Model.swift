@@ -272,3 +272,12 @@ extension String {
         String(decoding: utf8.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
     }
 }
+
+extension Date {
+    /// Whole Unix seconds, as the cache stores times (PagerDuty's times are whole seconds).
+    public var unixSeconds: Int64 { Int64(timeIntervalSince1970.rounded(.down)) }
+
+    public init(unixSeconds: Int64) {
+        self.init(timeIntervalSince1970: Double(unixSeconds))
+    }
+}

@@ -10,15 +10,15 @@ import ServiceLifecycle
 /// Loads the current snapshot before returning, so the first request is answered from it.
 public func buildApplication(
     configuration: ServerConfiguration,
-    database: OnCallDatabase,
+    store: any CacheStore,
     logger: Logger,
     metrics: ServerMetrics = ServerMetrics(),
     clock: @escaping @Sendable () -> Date = Date.init,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) throws -> some ApplicationProtocol {
-    let roster = RosterCache(database: database, policy: configuration.policy, logger: logger)
-    try roster.reload()
-    let audit = AuditLog(database: database, logger: logger, capacity: configuration.auditCapacity)
+) async throws -> some ApplicationProtocol {
+    let roster = RosterCache(store: store, policy: configuration.policy, logger: logger)
+    try await roster.reload()
+    let audit = AuditLog(store: store, logger: logger, capacity: configuration.auditCapacity)
     let router = Router(context: BasicRequestContext.self)
     WebhookController(configuration: configuration, roster: roster, audit: audit, metrics: metrics, logger: logger, clock: clock)
         .addRoutes(to: router)
@@ -33,6 +33,7 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
-    app.addServices(RosterReloader(cache: roster, interval: configuration.reloadInterval, logger: logger), AuditLogWriter(log: audit))
+    app.addServices(RosterReloader(cache: roster, store: store, interval: configuration.reloadInterval, logger: logger),
+                    AuditLogWriter(log: audit, logger: logger))
     return app
 }

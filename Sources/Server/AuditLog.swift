@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOPosix
 import OnCallStore
 import ServiceLifecycle
 import Synchronization
@@ -12,16 +11,16 @@ import Synchronization
 /// the store has been unwritable long enough to fill the queue, `append` takes nothing, the webhook
 /// approves nothing (`audit_unavailable`) and `/readyz` answers 503, until a flush drains it.
 public final class AuditLog: Sendable {
-    private let database: OnCallDatabase
+    private let store: any CacheStore
     private let logger: Logger
     private let pending = Mutex<[DecisionRecord]>([])
     private let dropped = Mutex(0)
-    private let flushing = Mutex(())
+    private let flushing = Mutex(false)
     let capacity: Int
     let flushInterval: TimeInterval
 
-    public init(database: OnCallDatabase, logger: Logger, capacity: Int = 100_000, flushInterval: TimeInterval = 0.2) {
-        self.database = database
+    public init(store: any CacheStore, logger: Logger, capacity: Int = 100_000, flushInterval: TimeInterval = 0.2) {
+        self.store = store
         self.logger = logger
         self.capacity = capacity
         self.flushInterval = flushInterval
@@ -53,44 +52,52 @@ public final class AuditLog: Sendable {
 
     /// Writes what is queued. The records stay in the queue until they are written, so that they
     /// count against its capacity while a write waits for the store; on failure they are simply
-    /// tried again at the next flush. One flush at a time (the writer's, or the last one at shutdown).
+    /// tried again at the next flush. One flush at a time: a second one meanwhile does nothing.
     @discardableResult
-    public func flush() -> Int {
-        flushing.withLock { _ in
-            let batch = pending.withLock { Array($0) }
-            guard !batch.isEmpty else { return 0 }
-            do {
-                try database.appendDecisions(batch)
-                // Records appended meanwhile are behind the batch.
-                pending.withLock { $0.removeFirst(batch.count) }
-                return batch.count
-            } catch {
-                logger.error("cannot write audit records; will retry", metadata: ["records": "\(batch.count)", "error": "\(error)"])
-                return 0
-            }
+    public func flush() async -> Int {
+        guard flushing.withLock({ busy in
+            defer { busy = true }
+            return !busy
+        }) else { return 0 }
+        defer { flushing.withLock { $0 = false } }
+        let batch = pending.withLock { Array($0) }
+        guard !batch.isEmpty else { return 0 }
+        do {
+            try await store.appendDecisions(batch)
+            // Records appended meanwhile are behind the batch.
+            pending.withLock { $0.removeFirst(batch.count) }
+            return batch.count
+        } catch {
+            logger.error("cannot write audit records; will retry", metadata: ["records": "\(batch.count)", "error": "\(error)"])
+            return 0
         }
     }
 }
 
-/// Flushes the audit queue every `flushInterval`. A flush is blocking SQLite work (a commit with
-/// `synchronous=FULL` waits for the disk; another process's write lock, for the busy timeout), so it
-/// runs on SwiftNIO's blocking-I/O thread pool, never on the threads that answer requests (under
-/// `serve`, SwiftNIO's event loops, as few as the cores).
+/// Flushes the audit queue every `flushInterval`, and on a graceful shutdown until it is empty or
+/// `shutdownGrace` has passed (the store may be down at that moment: records are written as soon as
+/// it answers again, and what is left after the grace period is logged, with its count).
 struct AuditLogWriter: Service {
     let log: AuditLog
+    let logger: Logger
+    var shutdownGrace: TimeInterval = 10
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(nanoseconds: UInt64(log.flushInterval * 1e9))
-                await flush()
+                await log.flush()
             }
         }
-        await flush()
-    }
-
-    private func flush() async {
-        let log = log
-        _ = try? await NIOThreadPool.singleton.runIfActive { log.flush() }
+        let deadline = Date().addingTimeInterval(shutdownGrace)
+        while log.pendingCount > 0 {
+            await log.flush()
+            guard log.pendingCount > 0 else { break }
+            guard Date() < deadline else {
+                logger.error("audit records not written at shutdown: the store did not answer", metadata: ["records": "\(log.pendingCount)"])
+                break
+            }
+            try? await Task.sleep(nanoseconds: 200_000_000)
+        }
     }
 }

@@ -1,33 +1,50 @@
 import Approval
 import Foundation
 import Logging
-import NIOPosix
 import OnCallStore
 import ServiceLifecycle
 import Synchronization
 
-/// The current snapshot, indexed and held in memory so that a decision never touches SQLite. A
-/// background service looks for a newer snapshot every `reloadInterval` and swaps it in whole.
+/// The current snapshot, indexed and held in memory so that a decision never touches the store. A
+/// background service swaps in a newer snapshot whole when the store says one may be current (a
+/// notification, or at the latest every `reloadInterval`). While the store cannot be read the held
+/// snapshot keeps serving, until it is older than the staleness limit.
 public final class RosterCache: Sendable {
-    private let database: OnCallDatabase
+    private let store: any CacheStore
     private let policy: ApprovalPolicy
     private let logger: Logger
     private let current = Mutex<OnCallIndex?>(nil)
+    private let readError = Mutex<String?>(nil)
 
-    public init(database: OnCallDatabase, policy: ApprovalPolicy, logger: Logger) {
-        self.database = database
+    public init(store: any CacheStore, policy: ApprovalPolicy, logger: Logger) {
+        self.store = store
         self.policy = policy
         self.logger = logger
     }
 
     public var index: OnCallIndex? { current.withLock { $0 } }
 
-    /// Loads the current snapshot if it is not the one held. Returns true when it swapped.
+    /// Why the last look at the store failed, while it keeps failing (for `/readyz`).
+    public var storeError: String? { readError.withLock { $0 } }
+
+    /// Loads the current snapshot if it is not the one held. Returns true when it swapped; on a
+    /// failure to read, keeps the held snapshot, remembers why and throws.
     @discardableResult
-    public func reload() throws -> Bool {
-        let id = try database.currentSnapshotId()
+    public func reload() async throws -> Bool {
+        do {
+            let swapped = try await swapIfNewer()
+            readError.withLock { $0 = nil }
+            return swapped
+        } catch {
+            readError.withLock { $0 = "\(error)" }
+            throw error
+        }
+    }
+
+    private func swapIfNewer() async throws -> Bool {
+        let id = try await store.currentSnapshotId()
         guard id != index?.snapshot.id else { return false }
-        guard let id, let contents = try database.snapshot(id: id) else {
+        guard let id, let contents = try await store.snapshot(id: id) else {
             current.withLock { $0 = nil }
             return true
         }
@@ -52,23 +69,29 @@ public final class RosterCache: Sendable {
     }
 }
 
-/// Polls for new snapshots while the server runs. Reading one (~90 ms for 10,000 users) is blocking
-/// SQLite work, so it runs on SwiftNIO's blocking-I/O thread pool, off the threads that answer requests.
+/// Follows the store's current snapshot while the server runs: reloads whenever the store says a new
+/// one may be current (a notification), and at the latest every `interval`. The store does its own
+/// blocking work off the threads that answer requests.
 struct RosterReloader: Service {
     let cache: RosterCache
+    let store: any CacheStore
     let interval: TimeInterval
     let logger: Logger
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
+            var failing = false
             while !Task.isCancelled {
                 do {
-                    let cache = cache
-                    _ = try await NIOThreadPool.singleton.runIfActive { try cache.reload() }
+                    try await cache.reload()
+                    if failing { logger.notice("the cache can be read again") }
+                    failing = false
                 } catch {
-                    logger.error("cannot read the cache; keeping the snapshot held", metadata: ["error": "\(error)"])
+                    // Logged once per outage, not once a second.
+                    if !failing { logger.error("cannot read the cache; keeping the snapshot held", metadata: ["error": "\(error)"]) }
+                    failing = true
                 }
-                try await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+                await store.waitForChange(timeout: interval)
             }
         }
     }

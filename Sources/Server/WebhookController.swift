@@ -221,6 +221,9 @@ struct WebhookController {
             body["snapshot_id"] = .number(Double(index.snapshot.id))
             body["snapshot_age_seconds"] = .number(now.timeIntervalSince(index.snapshot.finishedAt).rounded())
         }
+        // The store being unreachable is said while it lasts; decisions go on from the snapshot held
+        // until it is stale.
+        if let error = roster.storeError { body["store_error"] = .string(error) }
         guard case .unavailable(let unavailable) = state(now: now) else {
             metrics.request(route: "/readyz", outcome: "ready")
             body["status"] = .string("ready")

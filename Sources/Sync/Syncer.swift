@@ -5,8 +5,8 @@ import PagerDuty
 
 /// Why a sync did not produce a snapshot.
 public enum SyncError: Error, CustomStringConvertible {
-    case alreadyRunning(lockPath: String)
-    case lockUnavailable(path: String, reason: String)
+    /// `holder` says where the lock is: the lock file beside a SQLite cache, or the PostgreSQL cache.
+    case alreadyRunning(holder: String)
     case timedOut(seconds: Double)
     case pagerDuty(PagerDutyError)
     /// Both schedule APIs refused one id with a 400: neither kind could be read.
@@ -15,10 +15,8 @@ public enum SyncError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .alreadyRunning(let lockPath):
-            "another sync is running (it holds \(lockPath)); this one exits without touching the cache"
-        case .lockUnavailable(let path, let reason):
-            "cannot take the sync lock \(path): \(reason)"
+        case .alreadyRunning(let holder):
+            "another sync is running (it holds \(holder)); this one exits without touching the cache"
         case .timedOut(let seconds):
             "sync stopped after its time budget of \(Int(seconds))s (--timeout); the previous snapshot stays current"
         case .pagerDuty(let error):
@@ -67,14 +65,14 @@ public struct SyncProgress: Sendable {
 /// PagerDuty → one complete snapshot in the cache.
 public struct Syncer: Sendable {
     public let client: PagerDutyClient
-    public let database: OnCallDatabase
+    public let store: any CacheStore
     public let options: SyncOptions
     public let logger: Logger
 
-    public init(client: PagerDutyClient, database: OnCallDatabase, options: SyncOptions = SyncOptions(),
+    public init(client: PagerDutyClient, store: any CacheStore, options: SyncOptions = SyncOptions(),
                 logger: Logger = Logger(label: "shiftgate.sync")) {
         self.client = client
-        self.database = database
+        self.store = store
         self.options = options
         self.logger = logger
     }
@@ -96,7 +94,7 @@ public struct Syncer: Sendable {
                 try await self.fetch(now: now, started: started, progress: progress)
             }
             do {
-                return try database.writeSnapshot(contents, keep: options.keep, busyTimeout: max(0, deadline.timeIntervalSinceNow))
+                return try await store.writeSnapshot(contents, keep: options.keep, deadline: deadline)
             } catch {
                 throw SyncError.storage("\(error)")
             }
@@ -109,7 +107,7 @@ public struct Syncer: Sendable {
             case is CancellationError: .timedOut(seconds: options.timeout)
             default: .storage("\(error)")
             }
-            try? database.recordFailure(at: Date(), reason: wrapped.description, busyTimeout: 1)
+            try? await store.recordFailure(at: Date(), reason: wrapped.description, deadline: Date().addingTimeInterval(1))
             throw wrapped
         }
     }

@@ -27,7 +27,9 @@ struct AuditCommand: AsyncParsableCommand {
         common.bootstrapLogging()
         let records: [DecisionRecord]
         do {
-            records = try OnCallDatabase(path: common.databasePath, mustExist: true, readOnly: true).decisions(since: Date().addingTimeInterval(-since.seconds))
+            let store = try await common.openStore(.read, logger: LoggingBootstrap.logger("audit"))
+            records = try await store.decisions(since: Date().addingTimeInterval(-since.seconds))
+            await store.close()
         } catch {
             throw fail("\(error)")
         }

@@ -48,11 +48,11 @@ struct CheckCommand: AsyncParsableCommand {
     func run() async throws {
         common.bootstrapLogging()
         let policy = try ApprovalPolicy.fromEnvironment()
-        let database: OnCallDatabase
         let contents: SnapshotContents?
         do {
-            database = try OnCallDatabase(path: common.databasePath, mustExist: true, readOnly: true)
-            contents = try database.currentSnapshot()
+            let store = try await common.openStore(.read, logger: LoggingBootstrap.logger("check"))
+            contents = try await store.currentSnapshot()
+            await store.close()
         } catch {
             throw fail("\(error)", code: ShiftgateExit.cannotDecide)
         }

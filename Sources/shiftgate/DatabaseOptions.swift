@@ -1,11 +1,20 @@
 import ArgumentParser
 import Foundation
 import Logging
+import OnCallStore
+import SQLiteStore
 
 /// Options every command that reads or writes the cache takes.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The SQLite cache (env SHIFTGATE_DATABASE).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp(
+        "The cache: a SQLite file, or postgres://USER@HOST:PORT/DB?sslmode=disable|require|verify-full (env SHIFTGATE_DATABASE).",
+        valueName: "path-or-url"))
     var database: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "PostgreSQL only: read the password from this file (else $CREDENTIALS_DIRECTORY/database-password, else PGPASSWORD).",
+        valueName: "path"))
+    var databasePasswordFile: String?
 
     @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (env LOG_LEVEL).", valueName: "level"))
     var logLevel: String?
@@ -16,7 +25,59 @@ struct DatabaseOptions: ParsableArguments {
         database ?? ProcessInfo.processInfo.environment["SHIFTGATE_DATABASE"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultPath
     }
 
+    /// Where the cache is; a value that is neither a path nor a PostgreSQL URL is a usage error.
+    var address: StoreAddress {
+        get throws {
+            do {
+                return try StoreAddress(databasePath)
+            } catch {
+                throw ValidationError("--database: \(error)")
+            }
+        }
+    }
+
+    /// Where the cache is, for messages: the path, or the URL as `PostgresAddress` prints it (never a
+    /// password, even one given in the URL by mistake).
+    var location: String {
+        switch try? address {
+        case .sqlite(let path): path
+        case .postgres(let address): address.description
+        case nil: "the --database given"
+        }
+    }
+
+    /// PostgreSQL's password, when one is given (none: the server may trust the host or a client
+    /// certificate).
+    func databasePassword() throws -> String? {
+        try Self.passwordSource.readIfGiven(file: databasePasswordFile)
+    }
+
+    static let passwordSource = SecretSource(
+        fileFlag: "--database-password-file", credential: "database-password", variable: "PGPASSWORD",
+        missing: "no PostgreSQL password: set PGPASSWORD or pass --database-password-file", trimsVariable: false)
+
+    /// How a command uses the cache: reading only (the cache must exist), or writing (created and
+    /// migrated when needed), waiting at most `busyTimeout` for another writer where that applies.
+    enum Access {
+        case read
+        case write(busyTimeout: TimeInterval)
+    }
+
+    /// Opens the cache for `access`. The errors name the cache's location, never a password.
+    func openStore(_ access: Access, logger: Logger) async throws -> any CacheStore {
+        switch try address {
+        case .sqlite(let path):
+            switch access {
+            case .read: return SQLiteCacheStore(try OnCallDatabase(path: path, mustExist: true, readOnly: true))
+            case .write(let busyTimeout): return SQLiteCacheStore(try OnCallDatabase(path: path, busyTimeout: busyTimeout))
+            }
+        case .postgres(let address):
+            return try await openPostgres(address, access: access, logger: logger)
+        }
+    }
+
     func validate() throws {
+        _ = try address
         if let level = resolvedLogLevelName, Logger.Level(rawValue: level) == nil {
             throw ValidationError("--log-level: '\(level)' is not one of trace, debug, info, notice, warning, error, critical")
         }

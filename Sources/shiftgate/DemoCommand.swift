@@ -11,6 +11,7 @@ import OnCallStore
 import PagerDuty
 import PagerDutySimulator
 import Server
+import SQLiteStore
 import Sync
 
 struct DemoCommand: AsyncParsableCommand {
@@ -67,7 +68,7 @@ struct DemoCommand: AsyncParsableCommand {
         say("① Simulated PagerDuty at \(pagerDuty.baseURL.absoluteString): \(users) users, \(schedules) schedules (\(shiftBasedCount) shift-based), \(simulator.account.escalationPolicies.count) escalation policies")
 
         // 2. Sync it into the cache.
-        let cache = try OnCallDatabase(path: database)
+        let cache = SQLiteCacheStore(try OnCallDatabase(path: database))
         let first = try await sync(pagerDuty, apiKey: apiKey, into: cache)
         say("② shiftgate sync → \(database): snapshot \(first.id) with \(first.userCount) users, \(first.scheduleCount) schedules (\(first.shiftBasedScheduleCount) shift-based), \(first.shiftCount) shifts, \(first.onCallCount) on-call entries in \(first.apiRequests) API requests")
 
@@ -80,7 +81,7 @@ struct DemoCommand: AsyncParsableCommand {
 
         // 4. Signed Indent requests: someone on call in each kind of schedule, two people on call at
         //    once in one shift-based schedule, someone not on call, and a stranger.
-        guard let snapshot = try cache.currentSnapshot() else { throw fail("the demo's sync left no snapshot") }
+        guard let snapshot = try await cache.currentSnapshot() else { throw fail("the demo's sync left no snapshot") }
         let index = OnCallIndex(snapshot, policy: ApprovalPolicy())
         let kinds = Dictionary(snapshot.schedules.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first })
         let decided = snapshot.users.map { ($0, Decider.decide(email: $0.email, requestedDuration: nil, now: now, index: index)) }
@@ -135,7 +136,7 @@ struct DemoCommand: AsyncParsableCommand {
         say("   shiftgate sync → snapshot \(second.id)")
 
         // 6. Drift between the two snapshots.
-        guard let before = try cache.snapshot(id: first.id), let after = try cache.snapshot(id: second.id) else {
+        guard let before = try await cache.snapshot(id: first.id), let after = try await cache.snapshot(id: second.id) else {
             throw fail("a demo snapshot is missing")
         }
         say("⑥ shiftgate drift:\n")
@@ -168,15 +169,15 @@ struct DemoCommand: AsyncParsableCommand {
         fflush(nil)
     }
 
-    func sync(_ pagerDuty: RunningSimulator, apiKey: String, into cache: OnCallDatabase) async throws -> SnapshotInfo {
+    func sync(_ pagerDuty: RunningSimulator, apiKey: String, into cache: any CacheStore) async throws -> SnapshotInfo {
         let client = PagerDutyClient(configuration: PagerDutyConfiguration(baseURL: pagerDuty.baseURL, apiKey: apiKey, requestsPerMinute: 6000),
                                      logger: LoggingBootstrap.logger("pagerduty"))
-        return try await Syncer(client: client, database: cache, logger: LoggingBootstrap.logger("sync")).run()
+        return try await Syncer(client: client, store: cache, logger: LoggingBootstrap.logger("sync")).run()
     }
 
-    func startWebhook(cache: OnCallDatabase, secret: String, logger: Logger) async throws -> (Int, Task<Void, any Error>) {
+    func startWebhook(cache: any CacheStore, secret: String, logger: Logger) async throws -> (Int, Task<Void, any Error>) {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = try buildApplication(configuration: ServerConfiguration(port: 0, webhookSecret: secret), database: cache, logger: logger,
+        let app = try await buildApplication(configuration: ServerConfiguration(port: 0, webhookSecret: secret), store: cache, logger: logger,
                                        onServerRunning: { port in continuation.yield(port) })
         let task = Task { try await app.run() }
         for await port in ports { return (port, task) }

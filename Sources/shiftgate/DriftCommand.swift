@@ -48,13 +48,13 @@ struct DriftCommand: AsyncParsableCommand {
 
     func run() async throws {
         common.bootstrapLogging()
-        let database: OnCallDatabase
+        let store: any CacheStore
         let snapshots: [SnapshotInfo]
         let currentId: Int64?
         do {
-            database = try OnCallDatabase(path: common.databasePath, mustExist: true, readOnly: true)
-            snapshots = try database.snapshots()
-            currentId = try database.currentSnapshotId()
+            store = try await common.openStore(.read, logger: LoggingBootstrap.logger("drift"))
+            snapshots = try await store.snapshots()
+            currentId = try await store.currentSnapshotId()
         } catch {
             throw fail("\(error)")
         }
@@ -82,7 +82,7 @@ struct DriftCommand: AsyncParsableCommand {
             }
             older = previous
         }
-        guard let before = try database.snapshot(id: older.id), let after = try database.snapshot(id: newer.id) else {
+        guard let before = try await store.snapshot(id: older.id), let after = try await store.snapshot(id: newer.id) else {
             throw fail("a snapshot was pruned while reading; run drift again")
         }
         let report = Drift.diff(from: before, to: after)

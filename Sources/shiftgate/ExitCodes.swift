@@ -3,8 +3,10 @@ import Foundation
 
 /// Exit codes are part of the interface: cron, systemd and scripts act on them (README, "Commands and
 /// exit codes"). 64, a bad command line or configuration, is ArgumentParser's own exit for a parse
-/// error or a `ValidationError`, so it needs no constant here.
+/// error or a `ValidationError`; `configuration` is the same code for a configuration found wrong
+/// later (`serve` whose cache cannot be opened at start: an unreachable database, a refused password).
 enum ShiftgateExit {
+    static let configuration = ExitCode(64)
     static let failure = ExitCode(1)
     static let notOnCall = ExitCode(1)
     static let cannotDecide = ExitCode(2)

@@ -29,6 +29,14 @@ struct SecretSource {
         return value
     }
 
+    /// As `read`, but nil when no source has the secret (an optional secret, such as a database
+    /// password the server may not ask for). A file named but unreadable or empty is still an error.
+    func readIfGiven(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
+        guard file != nil || environment["CREDENTIALS_DIRECTORY"].map({ FileManager.default.fileExists(atPath: $0 + "/" + credential) }) == true
+                || environment[variable].map({ !$0.isEmpty }) == true else { return nil }
+        return try read(file: file, environment: environment)
+    }
+
     /// A secret file's contents, trimmed; `source` is how the message names where the path came from.
     private static func contents(of path: String, naming source: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {

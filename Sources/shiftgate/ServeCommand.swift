@@ -85,17 +85,20 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = LoggingBootstrap.logger("serve")
         let secret = try Self.webhookSecretSource.read(file: webhookSecretFile)
         let policy = try ApprovalPolicy.fromEnvironment()
-        let database: OnCallDatabase
+        // Serve writes the audit log, so it may create the cache; one it cannot open at start is a
+        // configuration to fix (64), not a fault to retry.
+        let store: any CacheStore
         do {
-            database = try OnCallDatabase(path: common.databasePath)
+            store = try await common.openStore(.write(busyTimeout: 10), logger: logger)
         } catch {
-            throw fail("cannot open the cache at \(common.databasePath): \(error)")
+            throw fail("cannot open the cache at \(common.location): \(error)", code: ShiftgateExit.configuration)
         }
         let configuration = ServerConfiguration(host: host, port: port, maxStaleness: maxStaleness.seconds,
                                                 maxClockSkew: maxClockSkew.seconds, webhookSecret: secret, policy: policy)
-        let app = try buildApplication(configuration: configuration, database: database, logger: logger, onServerRunning: { port in
-            logger.info("listening", metadata: ["address": "\(host):\(port)", "database": "\(common.databasePath)"])
+        let app = try await buildApplication(configuration: configuration, store: store, logger: logger, onServerRunning: { port in
+            logger.info("listening", metadata: ["address": "\(host):\(port)", "database": "\(store.location)"])
         })
         try await app.runService()
+        await store.close()
     }
 }

@@ -20,14 +20,16 @@ struct SnapshotsCommand: AsyncParsableCommand {
 
     func run() async throws {
         common.bootstrapLogging()
-        let database: OnCallDatabase
+        let currentId: Int64?
+        let snapshots: [SnapshotInfo]
         do {
-            database = try OnCallDatabase(path: common.databasePath, mustExist: true, readOnly: true)
+            let store = try await common.openStore(.read, logger: LoggingBootstrap.logger("snapshots"))
+            currentId = try await store.syncState().currentSnapshotId
+            snapshots = try await store.snapshots()
+            await store.close()
         } catch {
             throw fail("\(error)")
         }
-        let currentId = try database.syncState().currentSnapshotId
-        let snapshots = try database.snapshots()
         switch format {
         case .json:
             print(try encodeJSON(snapshots.map(SnapshotInfoJSON.init)))

@@ -38,16 +38,20 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         common.bootstrapLogging()
-        let path = common.databasePath
-        let database: OnCallDatabase
+        let path: String
+        let state: SyncState
+        let current: SnapshotInfo?
+        let kept: Int
         do {
-            database = try OnCallDatabase(path: path, mustExist: true, readOnly: true)
+            let store = try await common.openStore(.read, logger: LoggingBootstrap.logger("status"))
+            path = store.location
+            state = try await store.syncState()
+            current = try await store.currentSnapshotInfo()
+            kept = try await store.snapshots().count
+            await store.close()
         } catch {
             throw fail("\(error)")
         }
-        let state = try database.syncState()
-        let current = try database.currentSnapshotInfo()
-        let kept = try database.snapshots().count
         let now = Date()
         let age = current.map { Int(now.timeIntervalSince($0.finishedAt)) }
         let stale = current == nil || (maxStaleness.map { Double(age ?? 0) > $0.seconds } ?? false)

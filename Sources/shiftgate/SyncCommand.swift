@@ -5,6 +5,7 @@ import OnCallStore
 import PagerDuty
 import ServiceLifecycle
 import Sync
+import SQLiteStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -102,31 +103,46 @@ struct SyncCommand: AsyncParsableCommand {
         // The budget starts now: opening the store, the fetch, the write and recording a failure
         // all end by this deadline (the failure record up to 1 s after it).
         let deadline = Date().addingTimeInterval(timeout.seconds)
-        let path = common.databasePath
-        let lock: SyncLock
+        let logger = LoggingBootstrap.logger("sync")
+        let busyTimeout = min(10, max(0, deadline.timeIntervalSinceNow))
+        let lock: any SyncLockHolder
+        let store: any CacheStore
         do {
-            guard let taken = try SyncLock.acquire(databasePath: path) else {
-                return fail(SyncError.alreadyRunning(lockPath: path + ".sync-lock").description, code: ShiftgateExit.syncRunning)
+            // One sync at a time, and a second one exits at once (75). For a SQLite cache the lock
+            // is a file beside it, taken before the file is opened, since opening a new or outdated
+            // file migrates it and would wait for the first sync; PostgreSQL's is an advisory lock,
+            // taken once connected.
+            if case .sqlite(let path) = try common.address {
+                guard let taken = try SyncLock.acquire(databasePath: path) else {
+                    return fail(SyncError.alreadyRunning(holder: path + ".sync-lock").description, code: ShiftgateExit.syncRunning)
+                }
+                lock = taken
+                store = try await common.openStore(.write(busyTimeout: busyTimeout), logger: logger)
+            } else {
+                store = try await common.openStore(.write(busyTimeout: busyTimeout), logger: logger)
+                guard let taken = try await store.takeSyncLock() else {
+                    await store.close()
+                    return fail(SyncError.alreadyRunning(holder: "the sync lock of \(store.location)").description, code: ShiftgateExit.syncRunning)
+                }
+                lock = taken
             }
-            lock = taken
         } catch {
-            return fail("\(error)")
+            return fail("cannot open the cache at \(common.location): \(error)")
         }
-        defer { lock.release() }
+        let code = await sync(into: store, key: key, deadline: deadline, logger: logger)
+        await lock.release()
+        await store.close()
+        return code
+    }
 
-        let database: OnCallDatabase
-        do {
-            database = try OnCallDatabase(path: path, busyTimeout: min(10, max(0, deadline.timeIntervalSinceNow)))
-        } catch {
-            return fail("cannot open the cache at \(path): \(error)")
-        }
+    private func sync(into store: any CacheStore, key: String, deadline: Date, logger: Logger) async -> ExitCode {
         let client = PagerDutyClient(
             configuration: PagerDutyConfiguration(baseURL: resolvedAPIURL, apiKey: key, concurrency: concurrency,
                                                   requestsPerMinute: rateLimit, maxRequests: maxRequests),
             logger: LoggingBootstrap.logger("pagerduty"))
-        let syncer = Syncer(client: client, database: database,
+        let syncer = Syncer(client: client, store: store,
                             options: SyncOptions(lookback: lookback.seconds, horizon: horizon.seconds, keep: keep, timeout: timeout.seconds),
-                            logger: LoggingBootstrap.logger("sync"))
+                            logger: logger)
         let showProgress = !quiet && isatty(STDERR_FILENO) == 1
         let started = Date()
         do {

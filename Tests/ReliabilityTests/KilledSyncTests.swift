@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import OnCallStore
+import SQLiteStore
 import PagerDutySimulator
 import Server
 import Testing
@@ -65,8 +66,8 @@ func unlimitedSimulator(faults: SimulatorFaults = SimulatorFaults()) -> Simulato
             let probeShift = try #require(good.shifts.first { $0.start <= now.addingTimeInterval(-120) && $0.end >= now.addingTimeInterval(3600) })
             let probeEmail = try #require(good.users.first { $0.id == probeShift.userId }?.email)
 
-            let app = try buildApplication(configuration: ServerConfiguration.forTests(maxStaleness: 3600, reloadInterval: 0.05),
-                                           database: database, logger: quietLogger)
+            let app = try await buildApplication(configuration: ServerConfiguration.forTests(maxStaleness: 3600, reloadInterval: 0.05),
+                                           store: SQLiteCacheStore(database), logger: quietLogger)
             try await app.test(.router) { client in
                 let served = Tally()
                 let serving = Task {

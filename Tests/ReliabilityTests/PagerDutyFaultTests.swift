@@ -1,5 +1,6 @@
 import Foundation
 import OnCallStore
+import SQLiteStore
 import PagerDuty
 import PagerDutySimulator
 import Sync

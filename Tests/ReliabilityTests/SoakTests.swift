@@ -1,6 +1,7 @@
 import Approval
 import Foundation
 import OnCallStore
+import SQLiteStore
 import Synchronization
 import Testing
 import TestSupport

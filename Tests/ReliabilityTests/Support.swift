@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import OnCallStore
+import SQLiteStore
 import PagerDuty
 import PagerDutySimulator
 import Server
@@ -141,7 +142,7 @@ func makeSyncer(_ running: RunningSimulator, database: OnCallDatabase, key: Stri
     let client = PagerDutyClient(configuration: PagerDutyConfiguration(
         baseURL: running.baseURL, apiKey: key, concurrency: concurrency, requestsPerMinute: requestsPerMinute, requestTimeout: requestTimeout,
         retry: RetryPolicy(maxAttempts: maxAttempts, baseDelay: 0.05, maxDelay: 0.4, maxRateLimitWait: maxRateLimitWait)), logger: quietLogger)
-    return Syncer(client: client, database: database, options: SyncOptions(lookback: lookback, horizon: horizon, keep: 5, timeout: timeout), logger: quietLogger)
+    return Syncer(client: client, store: SQLiteCacheStore(database), options: SyncOptions(lookback: lookback, horizon: horizon, keep: 5, timeout: timeout), logger: quietLogger)
 }
 
 // MARK: A simulator that is shut down only when its clients are done

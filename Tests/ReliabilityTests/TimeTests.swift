@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import OnCallStore
+import SQLiteStore
 import PagerDutySimulator
 import Server
 import Sync
@@ -128,7 +129,7 @@ import Timestamps
             print("[reliability] DST \(turnStart.prefix(10)): turn \(turnStart) → \(turnEnd) (\(Int(end.timeIntervalSince(start) / 3600)) h) held by \(holder), then \(successor)")
 
             let clock = TestClock(middle)
-            let app = try buildApplication(configuration: ServerConfiguration.forTests(maxStaleness: 10 * 365 * 86_400), database: database, logger: quietLogger, clock: { clock.now })
+            let app = try await buildApplication(configuration: ServerConfiguration.forTests(maxStaleness: 10 * 365 * 86_400), store: SQLiteCacheStore(database), logger: quietLogger, clock: { clock.now })
             try await app.test(.router) { client in
                 // In the repeated or skipped hour: approved until the local 09:00 handoff, capped at 6 h.
                 let inChange = try #require(try await approve(client, holder, at: middle, clock: clock))

@@ -2,6 +2,7 @@ import Approval
 import Foundation
 import HummingbirdTesting
 import OnCallStore
+import SQLiteStore
 import PagerDuty
 import PagerDutySimulator
 import Sync
@@ -16,7 +17,7 @@ func syncedSnapshot(_ account: SimulatedAccount, now: Date) async throws -> Snap
         let client = PagerDutyClient(configuration: PagerDutyConfiguration(
             baseURL: running.baseURL, apiKey: testAPIKey, requestsPerMinute: 6000, requestTimeout: 30,
             retry: RetryPolicy(maxAttempts: 3, baseDelay: 0.05, maxDelay: 0.2)))
-        _ = try await Syncer(client: client, database: database).run(now: now)
+        _ = try await Syncer(client: client, store: SQLiteCacheStore(database)).run(now: now)
         return try #require(try database.currentSnapshot())
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import OnCallStore
+import SQLiteStore
 import Server
 import Testing
 import TestSupport
@@ -44,8 +45,8 @@ import Glibc
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = try buildApplication(configuration: ServerConfiguration(port: 0, webhookSecret: "s", idleTimeout: 30, requestTimeout: 0.5),
-                                       database: database, logger: logger, onServerRunning: { continuation.yield($0) })
+        let app = try await buildApplication(configuration: ServerConfiguration(port: 0, webhookSecret: "s", idleTimeout: 30, requestTimeout: 0.5),
+                                       store: SQLiteCacheStore(database), logger: logger, onServerRunning: { continuation.yield($0) })
         let server = Task { try await app.run() }
         defer { server.cancel() }
         var iterator = ports.makeAsyncIterator()

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import OnCallStore
+import SQLiteStore
 import PagerDuty
 import PagerDutySimulator
 import Server
@@ -19,7 +20,7 @@ import TestSupport
         try await withSimulator(SimulatedAccount.generate(users: 400, schedules: 40, seed: 21, now: now)) { running, directory in
             let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
             let client = PagerDutyClient(configuration: PagerDutyConfiguration(baseURL: running.baseURL, apiKey: testAPIKey, requestsPerMinute: 60_000))
-            let syncer = Syncer(client: client, database: database, options: SyncOptions(keep: 5))
+            let syncer = Syncer(client: client, store: SQLiteCacheStore(database), options: SyncOptions(keep: 5))
             let first = try await syncer.run(now: now)
             let contents = try #require(try database.snapshot(id: first.id))
             let index = OnCallIndex(contents, policy: ApprovalPolicy())
@@ -28,7 +29,7 @@ import TestSupport
             var logger = Logger(label: "test")
             logger.logLevel = .error
             let configuration = ServerConfiguration(port: 0, webhookSecret: webhookSecret, reloadInterval: 0.02)
-            let app = try buildApplication(configuration: configuration, database: database, logger: logger)
+            let app = try await buildApplication(configuration: configuration, store: SQLiteCacheStore(database), logger: logger)
             try await app.test(.live) { http in
                 let syncs = Task {
                     var written = 0

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import OnCallStore
+import SQLiteStore
 import PagerDutySimulator
 #if canImport(Glibc)
 import Glibc

@@ -5,6 +5,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import OnCallStore
+import SQLiteStore
 import PagerDuty
 import PagerDutySimulator
 import Testing

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import OnCallStore
+import SQLiteStore
 import PagerDuty
 import PagerDutySimulator
 @testable import Sync
@@ -36,7 +37,7 @@ func makeSyncer(_ running: RunningSimulator, database: OnCallDatabase, key: Stri
     let client = PagerDutyClient(configuration: PagerDutyConfiguration(
         baseURL: running.baseURL, apiKey: key, concurrency: concurrency, requestsPerMinute: requestsPerMinute, requestTimeout: 30,
         retry: RetryPolicy(maxAttempts: maxAttempts, baseDelay: 0.05, maxDelay: 0.2, maxRateLimitWait: 2)))
-    return Syncer(client: client, database: database, options: SyncOptions(keep: 3, timeout: timeout))
+    return Syncer(client: client, store: SQLiteCacheStore(database), options: SyncOptions(keep: 3, timeout: timeout))
 }
 
 func onCall(_ shifts: [Shift], schedule: String, at date: Date) -> String? {
@@ -220,18 +221,6 @@ func onCall(_ shifts: [Shift], schedule: String, at date: Date) -> String? {
             #expect(Date().timeIntervalSince(started) < 8)
             #expect(try database.currentSnapshotId() == nil)
         }
-    }
-
-    @Test func theSyncLockAdmitsOneHolder() throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanup() }
-        let path = directory.path("cache.sqlite")
-        let first = try #require(try SyncLock.acquire(databasePath: path))
-        #expect(try SyncLock.acquire(databasePath: path) == nil)
-        first.release()
-        let again = try SyncLock.acquire(databasePath: path)
-        #expect(again != nil)
-        again?.release()
     }
 
     @Test func windowsLongerThanARequestAreSplit() {

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import OnCallStore
+import SQLiteStore
 import Server
 import Synchronization
 import Timestamps
@@ -50,7 +51,7 @@ public func withWebhook<T: Sendable>(
     if let contents { try database.writeSnapshot(contents, keep: 10) }
     var logger = Logger(label: "test")
     logger.logLevel = .critical
-    let app = try buildApplication(configuration: configuration, database: database, logger: logger, clock: { clock.now })
+    let app = try await buildApplication(configuration: configuration, store: SQLiteCacheStore(database), logger: logger, clock: { clock.now })
     return try await app.test(mode) { client in try await body(client, database, clock) }
 }
 

@@ -2,7 +2,8 @@ import Foundation
 import GRDB
 import Testing
 import TestSupport
-@testable import OnCallStore
+import OnCallStore
+@testable import SQLiteStore
 
 func sampleSnapshot(at now: Date, users: Int = 3) -> SnapshotContents {
     let info = SnapshotInfo(startedAt: now, finishedAt: now, windowStart: now.addingTimeInterval(-86_400), windowEnd: now.addingTimeInterval(7 * 86_400))
@@ -319,5 +320,17 @@ func answers(_ database: OnCallDatabase, _ sql: String) throws -> [String] {
         released = true
         let next = try readWrite.writeSnapshot(sampleSnapshot(at: Date()), keep: 5)
         #expect(try reader.currentSnapshotId() == next.id)
+    }
+
+    @Test func theSyncLockAdmitsOneHolder() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path("cache.sqlite")
+        let first = try #require(try SyncLock.acquire(databasePath: path))
+        #expect(try SyncLock.acquire(databasePath: path) == nil)
+        first.unlock()
+        let again = try SyncLock.acquire(databasePath: path)
+        #expect(again != nil)
+        again?.unlock()
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import OnCallStore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,13 +8,13 @@ import Glibc
 /// An exclusive, non-blocking lock beside the database (`PATH.sync-lock`), held for the whole sync so
 /// that overlapping cron or timer runs do not both talk to PagerDuty. The kernel drops it when the
 /// process dies, SIGKILL included, so a killed sync never leaves a stale lock behind.
-public final class SyncLock {
+public final class SyncLock: SyncLockHolder {
     public let path: String
-    private var descriptor: Int32
+    private let descriptor: Mutex<Int32>
 
     private init(path: String, descriptor: Int32) {
         self.path = path
-        self.descriptor = descriptor
+        self.descriptor = Mutex(descriptor)
     }
 
     /// Takes the lock, or returns nil at once when another process holds it.
@@ -20,13 +22,13 @@ public final class SyncLock {
         let path = databasePath + ".sync-lock"
         let descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw SyncError.lockUnavailable(path: path, reason: String(cString: strerror(errno)))
+            throw OnCallStoreError.lockUnavailable(path: path, reason: String(cString: strerror(errno)))
         }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             close(descriptor)
             if code == EWOULDBLOCK { return nil }
-            throw SyncError.lockUnavailable(path: path, reason: String(cString: strerror(code)))
+            throw OnCallStoreError.lockUnavailable(path: path, reason: String(cString: strerror(code)))
         }
         // The holder's pid, for an operator who wonders who has it.
         _ = ftruncate(descriptor, 0)
@@ -35,14 +37,21 @@ public final class SyncLock {
         return SyncLock(path: path, descriptor: descriptor)
     }
 
-    public func release() {
-        guard descriptor >= 0 else { return }
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
-        descriptor = -1
+    /// Lets go of the lock at once (also when the lock is dropped).
+    public func unlock() {
+        descriptor.withLock { descriptor in
+            guard descriptor >= 0 else { return }
+            flock(descriptor, LOCK_UN)
+            close(descriptor)
+            descriptor = -1
+        }
+    }
+
+    public func release() async {
+        unlock()
     }
 
     deinit {
-        release()
+        unlock()
     }
 }

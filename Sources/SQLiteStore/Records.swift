@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import OnCallStore
 
 // One record type per table, as GRDB's guides recommend, each responsible for reading and writing
 // its table. They are internal: the rest of Shiftgate works on the public value types of Model.swift,

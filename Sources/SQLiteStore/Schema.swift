@@ -1,4 +1,5 @@
 import GRDB
+import OnCallStore
 
 /// The cache's schema. Migrations are append-only: never edit one that has shipped.
 ///

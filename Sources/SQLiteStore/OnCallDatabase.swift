@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import OnCallStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,6 +10,7 @@ public enum OnCallStoreError: Error, CustomStringConvertible, Equatable {
     case missing(path: String)
     case cannotCreate(path: String, reason: String)
     case readOnly(path: String)
+    case lockUnavailable(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -18,6 +20,8 @@ public enum OnCallStoreError: Error, CustomStringConvertible, Equatable {
             "cannot create the cache at \(path): \(reason)"
         case .readOnly(let path):
             "the cache at \(path) was opened for reading only"
+        case .lockUnavailable(let path, let reason):
+            "cannot take the sync lock \(path): \(reason)"
         }
     }
 }
@@ -258,14 +262,5 @@ public final class OnCallDatabase: Sendable {
         try pool.read { db in
             try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ")
         }
-    }
-}
-
-extension Date {
-    /// Whole Unix seconds, as the cache stores times (PagerDuty's times are whole seconds).
-    public var unixSeconds: Int64 { Int64(timeIntervalSince1970.rounded(.down)) }
-
-    public init(unixSeconds: Int64) {
-        self.init(timeIntervalSince1970: Double(unixSeconds))
     }
 }
