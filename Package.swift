@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // RFC 3339 in and out (PagerDuty's, Indent's and Shiftgate's own times), and times for people.
@@ -41,6 +42,13 @@ let package = Package(
         // The SQLite cache: migrations, records, one write per snapshot, focused reads. Knows no HTTP.
         .target(name: "OnCallStore", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // The PostgreSQL cache behind OnCallStore's CacheStore: several `serve` replicas and one
+        // `sync` sharing one cache and one audit log.
+        .target(name: "PostgresStore", dependencies: [
+            "OnCallStore",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // PagerDuty -> OnCallStore, as one snapshot.
         .target(name: "Sync", dependencies: [
