@@ -109,6 +109,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: [
             "PagerDutySimulator", "OnCallStore", "Approval", "Server", "Timestamps",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
