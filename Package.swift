@@ -119,6 +119,11 @@ let package = Package(
         .testTarget(name: "PagerDutyTests", dependencies: ["PagerDuty", "Timestamps", "TestSupport"]),
         .testTarget(name: "PagerDutySimulatorTests", dependencies: ["Timestamps", "PagerDutySimulator", "PagerDuty", "TestSupport"]),
         .testTarget(name: "OnCallStoreTests", dependencies: ["OnCallStore", "TestSupport"]),
+        .testTarget(name: "PostgresStoreTests", dependencies: [
+            "PostgresStore", "OnCallStore", "TestSupport",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SyncTests", dependencies: ["Timestamps", "Sync", "PagerDuty", "PagerDutySimulator", "OnCallStore", "Drift", "Approval", "TestSupport"]),
         .testTarget(name: "ApprovalTests", dependencies: ["JSON", "Timestamps", "Approval", "OnCallStore", "TestSupport"]),
         .testTarget(name: "DriftTests", dependencies: ["Timestamps", "Drift", "OnCallStore"]),
