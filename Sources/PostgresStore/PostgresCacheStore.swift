@@ -78,7 +78,7 @@ public final class PostgresCacheStore: CacheStore {
 
             var clientConfiguration = PostgresClient.Configuration(
                 host: address.host, port: address.port, username: address.user, password: password, database: address.database,
-                tls: try clientTLS(address.tls))
+                tls: clientTLS(address.tls))
             clientConfiguration.options.additionalStartupParameters = [("application_name", "shiftgate")]
             clientConfiguration.options.maximumConnections = maximumConnections
             let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
@@ -106,7 +106,7 @@ public final class PostgresCacheStore: CacheStore {
         }
     }
 
-    private static func clientTLS(_ mode: PostgresAddress.TLSMode) throws -> PostgresClient.Configuration.TLS {
+    private static func clientTLS(_ mode: PostgresAddress.TLSMode) -> PostgresClient.Configuration.TLS {
         tlsConfiguration(mode).map { .require($0) } ?? .disable
     }
 
@@ -135,10 +135,20 @@ public final class PostgresCacheStore: CacheStore {
     }
 
     /// Runs `body` on a pooled connection; errors come out in an operator's words.
+    ///
+    /// A connection the server has closed (a restart, a terminated session) may still be handed
+    /// out before the pool notices, and PostgresNIO never answers a query written to a closed
+    /// connection: such a connection is refused here instead of waited on for ever.
     @discardableResult
     private func run<T: Sendable>(_ body: (PostgresConnection) async throws -> sending T) async throws -> T {
+        let address = address
         do {
-            return try await client.withConnection(body)
+            return try await client.withConnection { connection in
+                guard !connection.isClosed else {
+                    throw PostgresStoreError(.connectionLost, "lost the connection to PostgreSQL at \(address.host):\(address.port)")
+                }
+                return try await body(connection)
+            }
         } catch {
             throw await failure(error)
         }
