@@ -40,6 +40,12 @@ public final class PostgresTestCluster: Sendable {
     /// The database to connect to for administration (`CREATE DATABASE`).
     public let maintenanceDatabase: String
     public let tls: PostgresAddress.TLSMode
+    /// True when the server also takes TLS connections, with a self-signed certificate for
+    /// 127.0.0.1 that `sslmode=require` accepts and `verify-full` refuses (a private cluster, when
+    /// `openssl` is there to make the certificate).
+    public var offersSelfSignedTLS: Bool { privateCluster?.selfSignedTLS ?? false }
+    /// True for a cluster this process started, whose setup (and `stop()`, `start()`) it controls.
+    public var isPrivate: Bool { privateCluster != nil }
     /// What this process started, nil for a server given by `SHIFTGATE_TEST_POSTGRES_URL`.
     private let privateCluster: PrivateCluster?
 
@@ -205,13 +211,15 @@ private final class PrivateCluster: Sendable {
     let directory: String
     let port: Int
     let password: String
+    let selfSignedTLS: Bool
     private let stopped = Mutex(false)
 
-    private init(binaries: Binaries, directory: String, port: Int, password: String) {
+    private init(binaries: Binaries, directory: String, port: Int, password: String, selfSignedTLS: Bool) {
         self.binaries = binaries
         self.directory = directory
         self.port = port
         self.password = password
+        self.selfSignedTLS = selfSignedTLS
     }
 
     var dataDirectory: String { directory + "/data" }
@@ -254,10 +262,12 @@ private final class PrivateCluster: Sendable {
             try? FileManager.default.removeItem(atPath: directory)
             throw PostgresTestClusterUnavailable("initdb failed: \(initdb.output.suffix(500))")
         }
+        let selfSignedTLS = makeCertificate(in: directory + "/data", owner: binaries.prefix.isEmpty ? nil : getpwnam("postgres"))
         // A port free now may be taken before the server binds it: try a few.
         var lastFailure = ""
         for _ in 0..<5 {
-            let cluster = PrivateCluster(binaries: binaries, directory: directory, port: freeLoopbackPort(), password: password)
+            let cluster = PrivateCluster(
+                binaries: binaries, directory: directory, port: freeLoopbackPort(), password: password, selfSignedTLS: selfSignedTLS)
             do {
                 try await cluster.start()
                 running.withLock { $0.append(cluster) }
@@ -271,10 +281,36 @@ private final class PrivateCluster: Sendable {
         throw PostgresTestClusterUnavailable("PostgreSQL did not start: \(lastFailure)")
     }
 
+    /// A self-signed certificate and key for 127.0.0.1 in the data directory, owned by the server's
+    /// user; false when `openssl` is missing or fails (the cluster then offers no TLS).
+    private static func makeCertificate(in dataDirectory: String, owner: UnsafeMutablePointer<passwd>?) -> Bool {
+        guard let openssl = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first(where: FileManager.default.isExecutableFile) else {
+            return false
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: openssl)
+        process.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+            "-keyout", dataDirectory + "/server.key", "-out", dataDirectory + "/server.crt",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return false }
+        for file in ["server.key", "server.crt"] {
+            let path = dataDirectory + "/" + file
+            if let owner, chown(path, owner.pointee.pw_uid, owner.pointee.pw_gid) != 0 { return false }
+            if chmod(path, 0o600) != 0 { return false }
+        }
+        return true
+    }
+
     func start() async throws {
         let result = try await Self.runTool(binaries, "pg_ctl", [
             "start", "-D", dataDirectory, "-l", directory + "/server.log", "-w", "-t", "60",
-            "-o", "-c listen_addresses=127.0.0.1 -c port=\(port) -c unix_socket_directories='' -c max_connections=300",
+            "-o", "-c listen_addresses=127.0.0.1 -c port=\(port) -c unix_socket_directories='' -c max_connections=300"
+                + (selfSignedTLS ? " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key" : ""),
         ])
         guard result.status == 0 else {
             let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
