@@ -18,10 +18,10 @@ import Synchronization
 /// - `waitForChange` is woken by LISTEN/NOTIFY (see `SnapshotListener`).
 /// - Work runs on SwiftNIO's event loops through PostgresNIO, which never blocks a thread.
 ///
-/// Queries go through a `PostgresClient` (a pool of at most `maximumConnections`), whose `run()`
-/// the store runs in a task of its own until `close()`. The sync lock and the listener each hold a
-/// dedicated connection, because both live as long as the session does. Every connection names
-/// itself (`application_name`) so that `pg_stat_activity` shows which is which.
+/// Queries run on connections from a `ConnectionCache` (see there why not PostgresNIO's pool). The
+/// sync lock and the listener each hold a dedicated connection, because both live as long as the
+/// session does. Every connection names itself (`application_name`) so that `pg_stat_activity`
+/// shows which is which.
 public final class PostgresCacheStore: CacheStore {
     public let address: PostgresAddress
     public var location: String { address.description }
@@ -30,22 +30,22 @@ public final class PostgresCacheStore: CacheStore {
     static let syncLockKey: Int64 = 0x5348_4946_5447_0001
     /// How long a write waits for another writer when given no deadline: SQLite's busy timeout.
     static let defaultLockTimeout: TimeInterval = 10
-    /// Connections one process opens for queries: `serve` reads a snapshot now and then, polls the
-    /// current id and appends audit batches; more would only queue on the server.
-    static let maximumConnections = 4
+    /// Idle connections kept for the next query: `serve` polls the current id, reads a snapshot now
+    /// and then and appends audit batches, rarely more than two at once.
+    static let maximumIdleConnections = 2
 
-    private let client: PostgresClient
-    private let running: Task<Void, Never>
+    private let connections: ConnectionCache
     private let connectionConfiguration: PostgresConnection.Configuration
     private let listener: SnapshotListener
     private let logger: Logger
 
-    private init(address: PostgresAddress, client: PostgresClient, connectionConfiguration: PostgresConnection.Configuration, logger: Logger) {
+    private init(address: PostgresAddress, connectionConfiguration: PostgresConnection.Configuration, logger: Logger) {
         self.address = address
-        self.client = client
         self.connectionConfiguration = connectionConfiguration
         self.logger = logger
-        running = Task { await client.run() }
+        connections = ConnectionCache(maximumIdle: Self.maximumIdleConnections) {
+            try await Self.connect(connectionConfiguration, logger: logger)
+        }
         var listening = connectionConfiguration
         listening.options.additionalStartupParameters = [("application_name", "shiftgate listener")]
         let listenerConfiguration = listening
@@ -76,13 +76,7 @@ public final class PostgresCacheStore: CacheStore {
                 throw error
             }
 
-            var clientConfiguration = PostgresClient.Configuration(
-                host: address.host, port: address.port, username: address.user, password: password, database: address.database,
-                tls: clientTLS(address.tls))
-            clientConfiguration.options.additionalStartupParameters = [("application_name", "shiftgate")]
-            clientConfiguration.options.maximumConnections = maximumConnections
-            let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
-            return PostgresCacheStore(address: address, client: client, connectionConfiguration: connectionConfiguration, logger: logger)
+            return PostgresCacheStore(address: address, connectionConfiguration: connectionConfiguration, logger: logger)
         } catch {
             throw PostgresStoreError.describing(error, at: address)
         }
@@ -106,10 +100,6 @@ public final class PostgresCacheStore: CacheStore {
         }
     }
 
-    private static func clientTLS(_ mode: PostgresAddress.TLSMode) -> PostgresClient.Configuration.TLS {
-        tlsConfiguration(mode).map { .require($0) } ?? .disable
-    }
-
     private static func connectionConfiguration(_ address: PostgresAddress, password: String?) throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS
         if let configuration = tlsConfiguration(address.tls) {
@@ -127,48 +117,20 @@ public final class PostgresCacheStore: CacheStore {
 
     private static let connectionIDs = Atomic<Int>(0)
 
-    /// A connection of its own, outside the pool: for the schema at opening, the sync lock and the
-    /// listener, which need a session that lives as long as they do.
+    /// A new connection: for queries (through `connections`), the schema at opening, the sync lock
+    /// and the listener.
     private static func connect(_ configuration: PostgresConnection.Configuration, logger: Logger) async throws -> PostgresConnection {
         try await PostgresConnection.connect(
             configuration: configuration, id: connectionIDs.add(1, ordering: .relaxed).newValue, logger: logger)
     }
 
-    /// Runs `body` on a pooled connection; errors come out in an operator's words.
-    ///
-    /// A connection the server has closed (a restart, a terminated session) may still be handed
-    /// out before the pool notices, and PostgresNIO never answers a query written to a closed
-    /// connection: such a connection is refused here instead of waited on for ever.
+    /// Runs `body` on a connection of the cache's; errors come out in an operator's words.
     @discardableResult
-    private func run<T: Sendable>(_ body: (PostgresConnection) async throws -> sending T) async throws -> T {
-        let address = address
+    private func run<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            return try await client.withConnection { connection in
-                guard !connection.isClosed else {
-                    throw PostgresStoreError(.connectionLost, "lost the connection to PostgreSQL at \(address.host):\(address.port)")
-                }
-                return try await body(connection)
-            }
+            return try await connections.withConnection(body)
         } catch {
-            throw await failure(error)
-        }
-    }
-
-    /// `error` in an operator's words. The pool reports only that it gave up opening connections,
-    /// not why: one direct attempt then tells what is wrong (refused, password, database, TLS).
-    private func failure(_ error: any Error) async -> any Error {
-        switch error {
-        case is PSQLError, is PostgresTransactionError, is PostgresStoreError, is CancellationError:
-            return PostgresStoreError.describing(error, at: address)
-        default:
-            do {
-                var configuration = connectionConfiguration
-                configuration.options.additionalStartupParameters = [("application_name", "shiftgate probe")]
-                try await Self.connect(configuration, logger: logger).close()
-            } catch {
-                return PostgresStoreError.describing(error, at: address)
-            }
-            return PostgresStoreError.describing(error, at: address)
+            throw PostgresStoreError.describing(error, at: address)
         }
     }
 
@@ -380,8 +342,7 @@ public final class PostgresCacheStore: CacheStore {
 
     public func close() async {
         await listener.close()
-        running.cancel()
-        await running.value
+        await connections.close()
     }
 }
 

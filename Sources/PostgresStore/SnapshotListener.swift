@@ -116,8 +116,10 @@ final class SnapshotListener: Sendable {
     private func listen() async {
         while !Task.isCancelled {
             var listened = false
+            var opened: PostgresConnection?
             do {
                 let connection = try await connect()
+                opened = connection
                 let keep = state.withLock { state -> Bool in
                     guard !state.closed else { return false }
                     state.connection = connection
@@ -133,16 +135,14 @@ final class SnapshotListener: Sendable {
                     signal()
                     for try await _ in notifications { signal() }
                 }
-                try? await connection.close()
-            } catch is CancellationError {
-                return
-            } catch {
-                if Task.isCancelled { return }
+            } catch where !(error is CancellationError) && !Task.isCancelled {
                 logger.warning("not listening for new snapshots; waits poll instead until it works again", metadata: [
                     "reason": "\(describe(error))", "retry_in": "\(listened ? .zero : retryDelay)",
                 ])
-            }
+            } catch {}
+            // Closed on every path: PostgresNIO requires it, even of a connection the server ended.
             state.withLock { $0.connection = nil }
+            try? await opened?.close()
             if !listened { try? await Task.sleep(for: retryDelay) }
         }
     }
