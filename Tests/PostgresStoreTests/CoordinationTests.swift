@@ -102,11 +102,12 @@ import TestSupport
             await store.waitForChange(timeout: 0.2)
             let writing = Task {
                 try await Task.sleep(for: .milliseconds(200))
-                return try await store.writeSnapshot(sampleSnapshot(at: Date()), keep: 5).id
+                return (try await store.writeSnapshot(sampleSnapshot(at: Date()), keep: 5).id, clock.now)
             }
-            let woken = await clock.measure { await store.waitForChange(timeout: 10) }
-            #expect(woken < .seconds(2), "woken after \(woken)")
-            let written = try await writing.value
+            await store.waitForChange(timeout: 10)
+            let woken = clock.now
+            let (written, committed) = try await writing.value
+            #expect(woken - committed < .seconds(1), "woken \(woken - committed) after the commit")
             #expect(try await store.currentSnapshotId() == written)
         }
     }
@@ -125,5 +126,62 @@ import TestSupport
         #expect(closing < .seconds(5))
         #expect(try await eventually { try await sessions("shiftgate listener", cluster, address) == 0 })
         await drop(address, on: cluster)
+    }
+}
+
+/// A server that stops and comes back, on a private cluster (stopping the shared one would break
+/// the tests running beside this one).
+@Suite struct ServerRestartTests {
+    @Test func aStoppedServerIsReportedAndTheStoreWorksAgainWhenItIsBack() async throws {
+        let cluster: PostgresTestCluster
+        do {
+            cluster = try await PostgresTestCluster.startPrivate()
+        } catch let error as PostgresTestClusterUnavailable {
+            try Test.cancel(Comment(rawValue: "skipped, no private PostgreSQL cluster: \(error)"))
+        }
+        let address = try await cluster.makeDatabase()
+        let store = try await PostgresCacheStore.open(address, password: cluster.password, createIfNeeded: true, logger: quietLogger)
+        let written = try await store.writeSnapshot(sampleSnapshot(at: Date()), keep: 5)
+
+        await store.waitForChange(timeout: 5)
+        try await cluster.stop()
+        // Every operation says so at once, with the reason, and waits still end on time.
+        let clock = ContinuousClock()
+        let started = clock.now
+        let error = await #expect(throws: PostgresStoreError.self) { try await store.currentSnapshotId() }
+        #expect(error?.description == "cannot reach PostgreSQL at 127.0.0.1:\(address.port): connection refused")
+        await #expect(throws: PostgresStoreError.self) { try await store.appendDecisions([
+            DecisionRecord(decidedAt: Date(), requestId: "r1", requester: "a@example.com", resources: "[]", outcome: "approved",
+                           reason: "on call", snapshotId: written.id, scheduleId: "PS1", grantedSeconds: 60),
+        ]) }
+        await #expect(throws: PostgresStoreError.self) { try await store.takeSyncLock() }
+        #expect(clock.now - started < .seconds(5), "the errors took \(clock.now - started)")
+        let waited = await clock.measure { await store.waitForChange(timeout: 0.3) }
+        #expect(waited < .seconds(3))
+
+        // Back: the same store reads, writes and is woken again, without reopening.
+        try await cluster.start()
+        #expect(try await eventually { (try? await store.currentSnapshotId()) == written.id })
+        #expect(try await eventually(timeout: .seconds(15)) {
+            try await cluster.withConnection(to: address.database) { connection in
+                var listening = 0
+                for try await count in try await connection.query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'shiftgate listener'", logger: quietLogger
+                ).decode(Int.self) { listening = count }
+                return listening == 1
+            }
+        })
+        await store.waitForChange(timeout: 0.2)
+        let writing = Task {
+            try await Task.sleep(for: .milliseconds(200))
+            return (try await store.writeSnapshot(sampleSnapshot(at: Date()), keep: 5).id, clock.now)
+        }
+        await store.waitForChange(timeout: 10)
+        let woken = clock.now
+        let (next, committed) = try await writing.value
+        #expect(woken - committed < .seconds(1), "woken \(woken - committed) after the commit")
+        #expect(try await store.currentSnapshotId() == next)
+        await store.close()
+        await cluster.shutdown()
     }
 }
