@@ -185,15 +185,19 @@ public struct PostgresTestClusterUnavailable: Error, CustomStringConvertible {
     }
 }
 
-/// A fresh database on the shared test server; when there is no server, the calling test is
-/// cancelled (reported as skipped) with the reason.
-public func freshPostgresDatabase() async throws -> (PostgresTestCluster, PostgresAddress) {
-    let cluster: PostgresTestCluster
+/// The shared test server; when there is none, the calling test is cancelled (reported as skipped)
+/// with the reason.
+public func sharedPostgresCluster() async throws -> PostgresTestCluster {
     do {
-        cluster = try await PostgresTestCluster.shared()
+        return try await PostgresTestCluster.shared()
     } catch let error as PostgresTestClusterUnavailable {
         try Test.cancel(Comment(rawValue: "skipped, no PostgreSQL for tests: \(error)"))
     }
+}
+
+/// A fresh database on the shared test server (see `sharedPostgresCluster()` when there is none).
+public func freshPostgresDatabase() async throws -> (PostgresTestCluster, PostgresAddress) {
+    let cluster = try await sharedPostgresCluster()
     return (cluster, try await cluster.makeDatabase())
 }
 
