@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // RFC 3339 in and out (PagerDuty's, Indent's and Shiftgate's own times), and times for people.
@@ -45,6 +46,13 @@ let package = Package(
             "OnCallStore",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // The PostgreSQL cache behind OnCallStore's CacheStore: several `serve` replicas and one
+        // `sync` sharing one cache and one audit log.
+        .target(name: "PostgresStore", dependencies: [
+            "OnCallStore",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // PagerDuty -> OnCallStore, as one snapshot.
         .target(name: "Sync", dependencies: [
@@ -83,7 +91,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "shiftgate", dependencies: [
-            "PagerDuty", "OnCallStore", "SQLiteStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator", "LineLog", "Timestamps",
+            "PagerDuty", "OnCallStore", "SQLiteStore", "PostgresStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator", "LineLog", "Timestamps",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -95,16 +103,18 @@ let package = Package(
         // Benchmarks: not tests; they print numbers (see BENCHMARKS.md). The per-request PagerDuty
         // baseline lives here, not in the product.
         .executableTarget(name: "shiftgate-bench", dependencies: [
-            "Timestamps", "JSON", "PagerDuty", "OnCallStore", "SQLiteStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator",
+            "Timestamps", "JSON", "PagerDuty", "OnCallStore", "SQLiteStore", "PostgresStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
         ], path: "Benchmarks/shiftgate-bench"),
 
         // Fixtures shared by the test targets: a live simulator on loopback, temporary databases.
         .target(name: "TestSupport", dependencies: [
             "PagerDutySimulator", "OnCallStore", "SQLiteStore", "Approval", "Server", "Timestamps",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
@@ -114,6 +124,11 @@ let package = Package(
         .testTarget(name: "PagerDutyTests", dependencies: ["PagerDuty", "Timestamps", "TestSupport"]),
         .testTarget(name: "PagerDutySimulatorTests", dependencies: ["Timestamps", "PagerDutySimulator", "PagerDuty", "TestSupport"]),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "OnCallStore", "TestSupport"]),
+        .testTarget(name: "PostgresStoreTests", dependencies: [
+            "PostgresStore", "SQLiteStore", "OnCallStore", "TestSupport",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SyncTests", dependencies: ["SQLiteStore", "Timestamps", "Sync", "PagerDuty", "PagerDutySimulator", "OnCallStore", "Drift", "Approval", "TestSupport"]),
         .testTarget(name: "ApprovalTests", dependencies: ["JSON", "Timestamps", "Approval", "OnCallStore", "TestSupport"]),
         .testTarget(name: "DriftTests", dependencies: ["SQLiteStore", "Timestamps", "Drift", "OnCallStore"]),
@@ -127,10 +142,11 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .testTarget(name: "ReliabilityTests", dependencies: [
-            "SQLiteStore", "Timestamps", "JSON", "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
+            "SQLiteStore", "PostgresStore", "Timestamps", "JSON", "Server", "Approval", "OnCallStore", "Sync", "PagerDuty", "PagerDutySimulator", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
-        .testTarget(name: "ShiftgateCLITests", dependencies: ["SQLiteStore", "shiftgate", "TestSupport", "OnCallStore", "PagerDutySimulator"]),
+        .testTarget(name: "ShiftgateCLITests", dependencies: ["SQLiteStore", "PostgresStore", "shiftgate", "TestSupport", "OnCallStore", "PagerDutySimulator"]),
     ]
 )
