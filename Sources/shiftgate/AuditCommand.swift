@@ -27,9 +27,9 @@ struct AuditCommand: AsyncParsableCommand {
         common.bootstrapLogging()
         let records: [DecisionRecord]
         do {
-            let store = try await common.openStore(.read, logger: LoggingBootstrap.logger("audit"))
-            records = try await store.decisions(since: Date().addingTimeInterval(-since.seconds))
-            await store.close()
+            records = try await common.withStore(.read, logger: LoggingBootstrap.logger("audit")) { store in
+                try await store.decisions(since: Date().addingTimeInterval(-since.seconds))
+            }
         } catch {
             throw fail("\(error)")
         }

@@ -50,9 +50,7 @@ struct CheckCommand: AsyncParsableCommand {
         let policy = try ApprovalPolicy.fromEnvironment()
         let contents: SnapshotContents?
         do {
-            let store = try await common.openStore(.read, logger: LoggingBootstrap.logger("check"))
-            contents = try await store.currentSnapshot()
-            await store.close()
+            contents = try await common.withStore(.read, logger: LoggingBootstrap.logger("check")) { try await $0.currentSnapshot() }
         } catch {
             throw fail("\(error)", code: ShiftgateExit.cannotDecide)
         }

@@ -76,6 +76,20 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 
+    /// Opens the cache for `access`, runs `body` with it, and closes it however `body` ends (a
+    /// PostgreSQL store holds connections that must be closed before the process exits).
+    func withStore<T>(_ access: Access, logger: Logger, _ body: (any CacheStore) async throws -> T) async throws -> T {
+        let store = try await openStore(access, logger: logger)
+        do {
+            let result = try await body(store)
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
     func validate() throws {
         _ = try address
         if let level = resolvedLogLevelName, Logger.Level(rawValue: level) == nil {

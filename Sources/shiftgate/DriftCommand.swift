@@ -48,42 +48,17 @@ struct DriftCommand: AsyncParsableCommand {
 
     func run() async throws {
         common.bootstrapLogging()
-        let store: any CacheStore
-        let snapshots: [SnapshotInfo]
-        let currentId: Int64?
+        let pair: (before: SnapshotContents, after: SnapshotContents)?
         do {
-            store = try await common.openStore(.read, logger: LoggingBootstrap.logger("drift"))
-            snapshots = try await store.snapshots()
-            currentId = try await store.currentSnapshotId()
+            pair = try await common.withStore(.read, logger: LoggingBootstrap.logger("drift")) { try await snapshotsToCompare(in: $0) }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             throw fail("\(error)")
         }
-        guard let newestId = to ?? currentId ?? snapshots.last?.id,
-              let newer = snapshots.first(where: { $0.id == newestId }) else {
-            throw fail(to.map { "no snapshot \($0) (see `shiftgate snapshots`)" } ?? "no snapshots yet: run `shiftgate sync`")
-        }
-        let older: SnapshotInfo
-        if let from {
-            guard let found = snapshots.first(where: { $0.id == from }) else { throw fail("no snapshot \(from) (see `shiftgate snapshots`)") }
-            older = found
-        } else if let since {
-            let target = newer.finishedAt.addingTimeInterval(-since.seconds)
-            guard let nearest = snapshots.filter({ $0.id != newer.id }).min(by: {
-                abs($0.finishedAt.timeIntervalSince(target)) < abs($1.finishedAt.timeIntervalSince(target))
-            }) else {
-                print("only one snapshot is kept; nothing to compare yet")
-                return
-            }
-            older = nearest
-        } else {
-            guard let previous = snapshots.last(where: { $0.id < newer.id }) else {
-                print("only one snapshot is kept; nothing to compare yet")
-                return
-            }
-            older = previous
-        }
-        guard let before = try await store.snapshot(id: older.id), let after = try await store.snapshot(id: newer.id) else {
-            throw fail("a snapshot was pruned while reading; run drift again")
+        guard let (before, after) = pair else {
+            print("only one snapshot is kept; nothing to compare yet")
+            return
         }
         let report = Drift.diff(from: before, to: after)
         let text = Drift.render(report, as: format)
@@ -97,5 +72,37 @@ struct DriftCommand: AsyncParsableCommand {
             print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
         }
         if failOnDrift, !report.isEmpty { throw ShiftgateExit.driftFound }
+    }
+
+    /// The two snapshots to compare (nil when only one is kept), as --from, --since and --to say.
+    private func snapshotsToCompare(in store: any CacheStore) async throws -> (before: SnapshotContents, after: SnapshotContents)? {
+        let snapshots = try await store.snapshots()
+        let currentId = try await store.currentSnapshotId()
+        guard let newestId = to ?? currentId ?? snapshots.last?.id,
+              let newer = snapshots.first(where: { $0.id == newestId }) else {
+            throw fail(to.map { "no snapshot \($0) (see `shiftgate snapshots`)" } ?? "no snapshots yet: run `shiftgate sync`")
+        }
+        let older: SnapshotInfo
+        if let from {
+            guard let found = snapshots.first(where: { $0.id == from }) else { throw fail("no snapshot \(from) (see `shiftgate snapshots`)") }
+            older = found
+        } else if let since {
+            let target = newer.finishedAt.addingTimeInterval(-since.seconds)
+            guard let nearest = snapshots.filter({ $0.id != newer.id }).min(by: {
+                abs($0.finishedAt.timeIntervalSince(target)) < abs($1.finishedAt.timeIntervalSince(target))
+            }) else {
+                return nil
+            }
+            older = nearest
+        } else {
+            guard let previous = snapshots.last(where: { $0.id < newer.id }) else {
+                return nil
+            }
+            older = previous
+        }
+        guard let before = try await store.snapshot(id: older.id), let after = try await store.snapshot(id: newer.id) else {
+            throw fail("a snapshot was pruned while reading; run drift again")
+        }
+        return (before, after)
     }
 }

@@ -95,10 +95,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let configuration = ServerConfiguration(host: host, port: port, maxStaleness: maxStaleness.seconds,
                                                 maxClockSkew: maxClockSkew.seconds, webhookSecret: secret, policy: policy)
-        let app = try await buildApplication(configuration: configuration, store: store, logger: logger, onServerRunning: { port in
-            logger.info("listening", metadata: ["address": "\(host):\(port)", "database": "\(store.location)"])
-        })
-        try await app.runService()
+        do {
+            let app = try await buildApplication(configuration: configuration, store: store, logger: logger, onServerRunning: { port in
+                logger.info("listening", metadata: ["address": "\(host):\(port)", "database": "\(store.location)"])
+            })
+            try await app.runService()
+        } catch {
+            await store.close()
+            throw error
+        }
         await store.close()
     }
 }

@@ -23,10 +23,9 @@ struct SnapshotsCommand: AsyncParsableCommand {
         let currentId: Int64?
         let snapshots: [SnapshotInfo]
         do {
-            let store = try await common.openStore(.read, logger: LoggingBootstrap.logger("snapshots"))
-            currentId = try await store.syncState().currentSnapshotId
-            snapshots = try await store.snapshots()
-            await store.close()
+            (currentId, snapshots) = try await common.withStore(.read, logger: LoggingBootstrap.logger("snapshots")) { store in
+                (try await store.syncState().currentSnapshotId, try await store.snapshots())
+            }
         } catch {
             throw fail("\(error)")
         }

@@ -43,12 +43,9 @@ struct StatusCommand: AsyncParsableCommand {
         let current: SnapshotInfo?
         let kept: Int
         do {
-            let store = try await common.openStore(.read, logger: LoggingBootstrap.logger("status"))
-            path = store.location
-            state = try await store.syncState()
-            current = try await store.currentSnapshotInfo()
-            kept = try await store.snapshots().count
-            await store.close()
+            (path, state, current, kept) = try await common.withStore(.read, logger: LoggingBootstrap.logger("status")) { store in
+                (store.location, try await store.syncState(), try await store.currentSnapshotInfo(), try await store.snapshots().count)
+            }
         } catch {
             throw fail("\(error)")
         }

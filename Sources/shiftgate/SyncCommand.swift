@@ -120,7 +120,14 @@ struct SyncCommand: AsyncParsableCommand {
                 store = try await common.openStore(.write(busyTimeout: busyTimeout), logger: logger)
             } else {
                 store = try await common.openStore(.write(busyTimeout: busyTimeout), logger: logger)
-                guard let taken = try await store.takeSyncLock() else {
+                let taken: (any SyncLockHolder)?
+                do {
+                    taken = try await store.takeSyncLock()
+                } catch {
+                    await store.close()
+                    throw error
+                }
+                guard let taken else {
                     await store.close()
                     return fail(SyncError.alreadyRunning(holder: "the sync lock of \(store.location)").description, code: ShiftgateExit.syncRunning)
                 }
