@@ -66,7 +66,9 @@ import TestSupport
             await store.waitForChange(timeout: 10)
             let woken = clock.now
             let (id, committed) = try await writing.value
-            #expect(woken - committed < .seconds(1), "woken \(woken - committed) after the commit")
+            // The wait's own timeout is 10 s: a wake well before it came from the notification. (The
+            // margin is wide because a loaded 2-core machine running the whole suite has taken 1.1 s.)
+            #expect(woken - committed < .seconds(5), "woken \(woken - committed) after the commit")
             #expect(try await store.currentSnapshotId() == id)
             await writer.close()
         }
@@ -107,7 +109,9 @@ import TestSupport
             await store.waitForChange(timeout: 10)
             let woken = clock.now
             let (written, committed) = try await writing.value
-            #expect(woken - committed < .seconds(1), "woken \(woken - committed) after the commit")
+            // The wait's own timeout is 10 s: a wake well before it came from the notification. (The
+            // margin is wide because a loaded 2-core machine running the whole suite has taken 1.1 s.)
+            #expect(woken - committed < .seconds(5), "woken \(woken - committed) after the commit")
             #expect(try await store.currentSnapshotId() == written)
         }
     }

@@ -44,24 +44,8 @@ func withFreshDatabase<T: Sendable>(_ body: (PostgresTestCluster, PostgresAddres
     }
 }
 
-/// Drops the test's database, so that a long-lived server (SHIFTGATE_TEST_POSTGRES_URL) does not
-/// fill up. `WITH (FORCE)` ends the sessions still in it; one that connects meanwhile (a listener
-/// reconnecting) makes it fail, so it is tried again. It runs in a task of its own, so that it runs
-/// even for a test that was cancelled.
 func drop(_ address: PostgresAddress, on cluster: PostgresTestCluster) async {
-    await Task { await dropNow(address, on: cluster) }.value
-}
-
-private func dropNow(_ address: PostgresAddress, on cluster: PostgresTestCluster) async {
-    for _ in 0..<5 {
-        let dropped = try? await cluster.withConnection(to: cluster.maintenanceDatabase) { connection in
-            for try await _ in try await connection.query(
-                PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(address.database) WITH (FORCE)"), logger: quietLogger) {}
-            return true
-        }
-        if dropped == true { return }
-        try? await Task.sleep(for: .milliseconds(200))
-    }
+    await cluster.dropDatabase(address)
 }
 
 /// What `sql` answers on `address`'s database, each row's first column read as text.

@@ -109,6 +109,24 @@ public final class PostgresTestCluster: Sendable {
         return address(database: name)
     }
 
+    /// Drops a test's database, so that a long-lived server (SHIFTGATE_TEST_POSTGRES_URL) does not
+    /// fill up. `WITH (FORCE)` ends the sessions still in it; one that connects meanwhile (a
+    /// listener reconnecting) makes it fail, so it is tried again. It runs in a task of its own, so
+    /// that it runs even for a test that was cancelled.
+    public func dropDatabase(_ address: PostgresAddress) async {
+        await Task {
+            for _ in 0..<5 {
+                let dropped = try? await withConnection(to: maintenanceDatabase) { connection in
+                    for try await _ in try await connection.query(
+                        PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(address.database) WITH (FORCE)"), logger: Self.logger) {}
+                    return true
+                }
+                if dropped == true { return }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }.value
+    }
+
     /// The address of `database` on this server (no password: that is `password`).
     public func address(database: String) -> PostgresAddress {
         PostgresAddress(user: user, host: host, port: port, database: database, tls: tls)
@@ -186,13 +204,30 @@ public struct PostgresTestClusterUnavailable: Error, CustomStringConvertible {
 }
 
 /// The shared test server; when there is none, the calling test is cancelled (reported as skipped)
-/// with the reason.
+/// with the reason, or fails when `SHIFTGATE_REQUIRE_POSTGRES` is set (CI sets it: a skip there
+/// would hide a broken setup).
 public func sharedPostgresCluster() async throws -> PostgresTestCluster {
     do {
         return try await PostgresTestCluster.shared()
     } catch let error as PostgresTestClusterUnavailable {
-        try Test.cancel(Comment(rawValue: "skipped, no PostgreSQL for tests: \(error)"))
+        try skipOrFail(error)
     }
+}
+
+/// A private cluster for the calling test alone (one it may stop); as `sharedPostgresCluster()`
+/// when none can be started. `shutdown()` it at the end.
+public func privatePostgresCluster() async throws -> PostgresTestCluster {
+    do {
+        return try await PostgresTestCluster.startPrivate()
+    } catch let error as PostgresTestClusterUnavailable {
+        try skipOrFail(error)
+    }
+}
+
+private func skipOrFail(_ error: PostgresTestClusterUnavailable) throws -> Never {
+    let required = ProcessInfo.processInfo.environment["SHIFTGATE_REQUIRE_POSTGRES"].map { !$0.isEmpty && $0 != "0" } ?? false
+    if required { throw error }
+    try Test.cancel(Comment(rawValue: "skipped, no PostgreSQL for tests: \(error)"))
 }
 
 /// A fresh database on the shared test server (see `sharedPostgresCluster()` when there is none).
