@@ -96,7 +96,12 @@ func hasStatusReason(_ body: ByteBuffer) -> Bool {
 /// Everything wrong with the current snapshot: counts that do not match rows, rows that point
 /// nowhere. Empty for a whole snapshot.
 func snapshotProblems(_ database: OnCallDatabase, expectUsers: Int? = nil, expectSchedules: Int? = nil) throws -> [String] {
-    guard let current = try database.currentSnapshot() else { return ["no current snapshot"] }
+    snapshotProblems(try database.currentSnapshot(), expectUsers: expectUsers, expectSchedules: expectSchedules)
+}
+
+/// Everything wrong with `current` (from any store), as above.
+func snapshotProblems(_ current: SnapshotContents?, expectUsers: Int? = nil, expectSchedules: Int? = nil) -> [String] {
+    guard let current else { return ["no current snapshot"] }
     var problems: [String] = []
     let info = current.info
     if info.userCount != current.users.count { problems.append("user_count \(info.userCount) but \(current.users.count) rows") }
