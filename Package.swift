@@ -147,6 +147,9 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
-        .testTarget(name: "ShiftgateCLITests", dependencies: ["SQLiteStore", "PostgresStore", "shiftgate", "TestSupport", "OnCallStore", "PagerDutySimulator"]),
+        .testTarget(name: "ShiftgateCLITests", dependencies: [
+            "SQLiteStore", "PostgresStore", "shiftgate", "TestSupport", "OnCallStore", "PagerDutySimulator", "Timestamps",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )
