@@ -1,6 +1,7 @@
 import Approval
 import ArgumentParser
 import Foundation
+import OnCallStore
 import Testing
 @testable import shiftgate
 
@@ -33,6 +34,7 @@ struct DeployFilesTests {
             "deploy/Containerfile serve",
             "deploy/kubernetes/deployment.yaml serve", "deploy/kubernetes/deployment.yaml sync",
             "deploy/kubernetes/deployment.yaml status",
+            "deploy/kubernetes/postgres/webhook.yaml serve", "deploy/kubernetes/postgres/sync.yaml sync",
         ]
         #expect(expected.subtracting(found).isEmpty, "not found: \(expected.subtracting(found).sorted())")
         #expect(DeployFiles.invocations.filter { $0.file == "cron/shiftgate.cron" && $0.arguments.first == "sync" }.count == 2,
@@ -148,6 +150,40 @@ struct DeployFilesTests {
         let deployment = try DeployFiles.text("deploy/kubernetes/deployment.yaml")
         let referenced = DeployFiles.matches(of: #"(?m)^\s*key:\s*(\S+)\s*$"#, in: deployment)
         #expect(Set(referenced) == Set(secret.keys), "secretKeyRef keys \(referenced) vs secret.example.yaml")
+    }
+    /// The PostgreSQL variant: three webhook replicas kept available through drains, one sync at a
+    /// time, every secret from its Secret, and a database URL that parses and holds no password.
+    @Test func kubernetesPostgresVariantSharesOneDatabase() throws {
+        let webhook = try DeployFiles.text("deploy/kubernetes/postgres/webhook.yaml")
+        let sync = try DeployFiles.text("deploy/kubernetes/postgres/sync.yaml")
+        #expect(webhook.contains("kind: Deployment") && webhook.contains("\n  replicas: 3\n"))
+        #expect(webhook.contains("kind: PodDisruptionBudget") && webhook.contains("minAvailable: 2"))
+        #expect(sync.contains("kind: CronJob") && sync.contains("concurrencyPolicy: Forbid"))
+
+        var urls: Set<String> = []
+        for manifest in [webhook, sync] {
+            let lines = manifest.components(separatedBy: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            for (index, line) in lines.enumerated() where line == "- name: SHIFTGATE_DATABASE" {
+                let value = lines[index + 1].replacingOccurrences(of: "value: ", with: "")
+                urls.insert(value)
+            }
+        }
+        #expect(urls.count == 1, "the webhook and the sync name one database: \(urls.sorted())")
+        for url in urls {
+            guard case .postgres(let address) = try StoreAddress(url) else {
+                Issue.record("\(url) is not a PostgreSQL URL")
+                continue
+            }
+            #expect(address.tls == .verifyFull)
+        }
+
+        let secret = DeployFiles.yamlStrings(try DeployFiles.text("deploy/kubernetes/postgres/secret.example.yaml"), under: "stringData:")
+        #expect(Set(secret.keys) == ["PGPASSWORD", "PAGERDUTY_KEY", "INDENT_WEBHOOK_SECRET"])
+        let webhookKeys = Set(DeployFiles.matches(of: #"(?m)^\s*key:\s*(\S+)\s*$"#, in: webhook))
+        let syncKeys = Set(DeployFiles.matches(of: #"(?m)^\s*key:\s*(\S+)\s*$"#, in: sync))
+        #expect(webhookKeys == ["PGPASSWORD", "INDENT_WEBHOOK_SECRET"], "the webhook gets only what it needs")
+        #expect(syncKeys == ["PGPASSWORD", "PAGERDUTY_KEY"], "the sync gets only what it needs")
+        #expect(!webhook.contains("volumeMounts:\n            - name: cache"), "no cache volume: the cache is the database")
     }
 }
 
@@ -288,8 +324,15 @@ enum DeployFiles {
     }
 
     /// Containers' `command:` and `args:`, written as flow lists (`args: ["sync", "--every", "5m"]`).
+    static let kubernetesManifests = [
+        "deploy/kubernetes/deployment.yaml", "deploy/kubernetes/postgres/webhook.yaml", "deploy/kubernetes/postgres/sync.yaml",
+    ]
+
     static func kubernetesInvocations() throws -> [DeployedInvocation] {
-        let path = "deploy/kubernetes/deployment.yaml"
+        try kubernetesManifests.flatMap(kubernetesInvocations(in:))
+    }
+
+    static func kubernetesInvocations(in path: String) throws -> [DeployedInvocation] {
         var found: [DeployedInvocation] = []
         for (index, line) in try text(path).components(separatedBy: "\n").enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
