@@ -97,6 +97,14 @@ public final class PagerDutyClient: Sendable {
         try await list("/users", itemsKey: "users", query: teamIds.map { URLQueryItem(name: "team_ids[]", value: $0) })
     }
 
+    /// The users offset paging reaches in a list longer than PagerDuty pages (the first 10,000, in
+    /// PagerDuty's order): how users in no team are found in an account too large to list. The pages
+    /// are read concurrently and not checked for changes between them; whoever this misses the sync
+    /// asks for by id.
+    public func usersWithinPagingLimit() async throws -> [Wire.User] {
+        try await Self.distinct(reachablePages("/users", itemsKey: "users"))
+    }
+
     public func user(id: String) async throws -> Wire.User {
         try await single("/users/\(id)", itemsKey: "user")
     }
@@ -279,6 +287,27 @@ public final class PagerDutyClient: Sendable {
         }
         let rest: PagesRead<Item> = try await sequentialPages(path, itemsKey: itemsKey, query: query, from: limit)
         return PagesRead(items: first.items + rest.items, total: nil, pages: 1 + rest.pages)
+    }
+
+    /// Every page offset paging can reach, concurrently (bounded by `concurrency`): the first page
+    /// asks for `total`, the rest stop at PagerDuty's 10,000 cap on offset + limit.
+    private func reachablePages<Item: Decodable & Sendable>(_ path: String, itemsKey: String, query: [URLQueryItem] = []) async throws -> [Item] {
+        let limit = Self.pageLimit
+        let first: Page<Item> = try await page(path, itemsKey: itemsKey, query: query, offset: 0, limit: limit, total: true)
+        guard first.more else { return first.items }
+        let end = min(first.total ?? Self.maxOffset, Self.maxOffset)
+        let offsets = Array(stride(from: limit, to: end, by: limit)).filter { $0 + limit <= Self.maxOffset }
+        return try await withThrowingTaskGroup(of: (Int, [Item]).self) { group in
+            for offset in offsets {
+                group.addTask {
+                    let next: Page<Item> = try await self.page(path, itemsKey: itemsKey, query: query, offset: offset, limit: limit, total: false)
+                    return (offset, next.items)
+                }
+            }
+            var pages: [(Int, [Item])] = []
+            for try await page in group { pages.append(page) }
+            return first.items + pages.sorted { $0.0 < $1.0 }.flatMap(\.1)
+        }
     }
 
     private func sequentialPages<Item: Decodable & Sendable>(_ path: String, itemsKey: String, query: [URLQueryItem], from start: Int) async throws -> PagesRead<Item> {

@@ -127,7 +127,8 @@ public struct Syncer: Sendable {
         async let usersReply = fetchUsers()
         async let schedulesReply = fetchScheduleLists()
         async let policiesReply = client.escalationPolicies()
-        let users = Self.unique(try await usersReply, by: \.id)
+        let (listedUsers, usersListedByTeam) = try await usersReply
+        let users = Self.unique(listedUsers, by: \.id)
         let (layerBasedList, shiftBasedList) = try await schedulesReply
         let policies = Self.unique(try await policiesReply, by: \.id)
         let listing = ScheduleListing(layerBased: layerBasedList, shiftBased: shiftBasedList, policies: policies)
@@ -148,8 +149,20 @@ public struct Syncer: Sendable {
         let replies = FetchedReplies(users: users, listing: listing, rows: rows, policies: policies, onCalls: onCalls)
         var contents = SnapshotAssembly.assemble(replies, info: SnapshotInfo(startedAt: started, finishedAt: started, windowStart: windowStart, windowEnd: windowEnd))
         // Normally the lists have everyone; a user added since they were read, or one in no team
-        // when the list was read team by team, is asked for alone.
-        let missing = SnapshotAssembly.unlistedUserIds(contents)
+        // when the list was read team by team, is asked for alone. When more are missing than the
+        // pages offset paging can reach, those pages are read first (users in no team in an account
+        // past 10,000), and only the users past them are asked for alone.
+        var missing = SnapshotAssembly.unlistedUserIds(contents)
+        if usersListedByTeam, missing.count > PagerDutyClient.maxOffset / PagerDutyClient.pageLimit {
+            report("users in no team, within PagerDuty's paging", 0, missing.count)
+            let wanted = Set(missing)
+            let found = try await client.usersWithinPagingLimit().filter { wanted.contains($0.id) }
+            logger.notice("users in no team read from the first 10,000 of /users", metadata: [
+                "missing": "\(missing.count)", "found": "\(found.count)",
+            ])
+            contents.users += found.map(SnapshotAssembly.user)
+            missing = Array(wanted.subtracting(found.map(\.id))).sorted()
+        }
         if !missing.isEmpty {
             report("users named by schedules but not listed", 0, missing.count)
             contents.users += try await fetchUsers(ids: missing).map(SnapshotAssembly.user)
@@ -161,12 +174,13 @@ public struct Syncer: Sendable {
         return contents
     }
 
-    /// Every user. PagerDuty cannot page past 10,000 entries, so a larger account is read team by
-    /// team (each team under 10,000); users in no team are then fetched one by one if a schedule
-    /// or policy names them (see `fetch`), and are otherwise left out: no decision could approve them.
-    func fetchUsers() async throws -> [Wire.User] {
+    /// Every user, and whether they were read team by team. PagerDuty cannot page past 10,000
+    /// entries, so a larger account is read team by team (each team under 10,000); users in no team
+    /// are then found if a schedule or policy names them (see `fetch`), and are otherwise left out:
+    /// no decision could approve them.
+    func fetchUsers() async throws -> (users: [Wire.User], byTeam: Bool) {
         do {
-            return try await client.users()
+            return (try await client.users(), false)
         } catch PagerDutyError.listTooLong(path: "/users") {
             let teams = try await client.teams()
             logger.notice("more than 10,000 users: reading them team by team", metadata: ["teams": "\(teams.count)"])
@@ -182,7 +196,7 @@ public struct Syncer: Sendable {
                 }
                 var users: [Wire.User] = []
                 for try await members in group { users += members }
-                return users
+                return (users, true)
             }
         }
     }

@@ -127,6 +127,35 @@ func onCall(_ shifts: [Shift], schedule: String, at date: Date) -> String? {
         }
     }
 
+    /// Issue #17: an account just past 10,000 users, none of them in a team. The team lists find no
+    /// one, so the sync reads the 10,000 users offset paging reaches and asks only for the scheduled
+    /// people past them one by one, instead of everyone a schedule names (which cost 2,048 requests
+    /// where 1,225 do at 1,000 schedules).
+    @Test func moreThan10000UsersInNoTeamCostAboutAsMuchAsOnePagedList() async throws {
+        var account = SimulatedAccount.generate(users: 10_012, schedules: 100, seed: 5)
+        for index in account.users.indices { account.users[index].teamIds = [] }
+        let referenced = Set(account.schedules.flatMap { $0.layers.flatMap(\.userIds) })
+        // The simulator lists users by id, as offset paging reaches them: those past the first 10,000.
+        let unreachable = Set(account.users.map(\.id).sorted().dropFirst(10_000)).intersection(referenced)
+        try await withSimulator(account) { running, directory in
+            let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+            let syncer = makeSyncer(running, database: database, requestsPerMinute: 600_000, timeout: 120)
+            _ = try await syncer.run()
+            let snapshot = try #require(try database.currentSnapshot())
+            let ids = Set(snapshot.users.map(\.id))
+            #expect(referenced.count > 100, "the test needs more scheduled people than a paged list's pages")
+            #expect(referenced.isSubset(of: ids), "scheduled people missing: \(referenced.subtracting(ids).sorted().prefix(5))")
+            #expect(Set(snapshot.shifts.map(\.userId)).isSubset(of: ids))
+            let stats = running.simulator.stats
+            let retries = syncer.client.usage.retries
+            // The refused first page, each (empty) team's first page, then the 100 pages offset
+            // paging reaches.
+            #expect((stats.requestsByPath["/users"] ?? 0) <= 1 + account.teams.count + 100 + retries, "\(stats.requestsByPath)")
+            #expect((stats.requestsByPath["/users/{id}"] ?? 0) <= unreachable.count + retries, "\(stats.requestsByPath)")
+            print("[sync] 10,012 users in no team: /users \(stats.requestsByPath["/users"] ?? 0), /teams \(stats.requestsByPath["/teams"] ?? 0), /users/{id} \(stats.requestsByPath["/users/{id}"] ?? 0) (\(unreachable.count) scheduled past offset 10,000); \(stats.requests) requests in all")
+        }
+    }
+
     @Test func aTeamOfMoreThan10000UsersFailsNamingTheTeam() async throws {
         // Two schedules make one team, so all 10,050 users are in it: no narrowing is left.
         let account = SimulatedAccount.generate(users: 10_050, schedules: 2, seed: 4)
