@@ -15,4 +15,13 @@ fi
 
 swift build -c release --product shiftgate
 swift build -c release --product shiftgate-bench
-exec .build/release/shiftgate-bench --shiftgate .build/release/shiftgate --wrk "$(command -v wrk || echo /usr/bin/wrk)" "$@"
+# The postgres section needs a server: SHIFTGATE_BENCH_POSTGRES_URL (and PGPASSWORD) if set, else a
+# private cluster started here and removed at the end (when PostgreSQL is installed).
+if [ -z "${SHIFTGATE_BENCH_POSTGRES_URL:-}" ]; then
+    source .ci/private-postgres.sh
+    if start_private_postgres; then
+        trap stop_private_postgres EXIT
+        export SHIFTGATE_BENCH_POSTGRES_URL="$PRIVATE_POSTGRES_URL" PGPASSWORD="$PRIVATE_POSTGRES_PASSWORD"
+    fi
+fi
+.build/release/shiftgate-bench --shiftgate .build/release/shiftgate --wrk "$(command -v wrk || echo /usr/bin/wrk)" "$@"

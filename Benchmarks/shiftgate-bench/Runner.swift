@@ -84,7 +84,11 @@ func runBenchmarks(_ settings: BenchSettings) async throws {
     }
 
     let started = monotonicSeconds()
-    let needsFixture = !settings.sections.isDisjoint(with: [.webhook, .baseline, .underSync, .drift])
+    let runsPostgres = settings.sections.contains(.postgres) && settings.postgres != nil
+    if settings.sections.contains(.postgres), settings.postgres == nil {
+        report.line("**The postgres section is skipped:** no server given (`--postgres-url` or SHIFTGATE_BENCH_POSTGRES_URL; `Benchmarks/run.sh` starts a private one when PostgreSQL is installed).")
+    }
+    let needsFixture = !settings.sections.isDisjoint(with: [.webhook, .baseline, .underSync, .drift]) || runsPostgres
     if needsFixture {
         let fixture = try await WebhookFixture.prepare(lab: lab, settings: settings, report: report)
         do {
@@ -100,6 +104,9 @@ func runBenchmarks(_ settings: BenchSettings) async throws {
             }
             if settings.sections.contains(.drift) {
                 try await benchDrift(fixture, lab: lab, settings: settings, report: report)
+            }
+            if runsPostgres, let postgres = settings.postgres {
+                try await benchPostgres(fixture, postgres: postgres, lab: lab, settings: settings, report: report)
             }
         } catch {
             await fixture.stop()

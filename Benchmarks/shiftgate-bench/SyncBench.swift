@@ -38,11 +38,19 @@ struct SyncRun {
             + shiftBasedWithOverrides + pages(info.onCallCount)
     }
 
-    var kindLabel: String { shiftBased == 0 ? "legacy only" : "\(grouped(shiftBased)) shift-based" }
+    /// True when every user is in no team.
+    var noTeams = false
 
+    var kindLabel: String {
+        (shiftBased == 0 ? "legacy only" : "\(grouped(shiftBased)) shift-based") + (noTeams ? ", users in no team" : "")
+    }
+
+    /// Past 10,000 users, when every user is in a team: one page of `/teams` and each team's pages.
+    /// When some are in no team, ⌈users/100⌉ as if PagerDuty could page the whole list (it cannot:
+    /// a client finds them however it can, and this is the figure issue #17 holds the sync to).
     static func userPages(_ account: SimulatedAccount) -> Int {
         func pages(_ count: Int) -> Int { max(1, (count + 99) / 100) }
-        guard account.users.count > 10_000 else { return pages(account.users.count) }
+        guard account.users.count > 10_000, account.users.allSatisfy({ !$0.teamIds.isEmpty }) else { return pages(account.users.count) }
         let sizes = Dictionary(account.users.flatMap(\.teamIds).map { ($0, 1) }, uniquingKeysWith: +)
         return pages(account.teams.count) + sizes.values.map(pages).reduce(0, +)
     }
@@ -66,6 +74,16 @@ func benchSync(lab: Lab, settings: BenchSettings, report: BenchReport) async thr
             let run = runs[runs.count - 1]
             report.progress("  \(run.requests) requests, \(run.rateLimited) × 429, \(fmt(run.usage.wallSeconds)) s, \(fmt(run.usage.peakRSSMiB)) MiB\(run.failure.map { " — " + $0 } ?? "")")
         }
+    }
+    for size in settings.syncNoTeamSizes {
+        guard let rateLimit = settings.syncRateLimits.first else { break }
+        var account = SimulatedAccount.generate(users: size.users, schedules: size.schedules, seed: 11, now: Date())
+        for index in account.users.indices { account.users[index].teamIds = [] }
+        report.progress("sync: \(size.schedules) schedules / \(size.users) users, every user in no team, at --rate-limit \(rateLimit)")
+        var run = try await syncOnce(account: account, rateLimit: rateLimit, lab: lab)
+        run.noTeams = true
+        runs.append(run)
+        report.progress("  \(run.requests) requests, \(run.rateLimited) × 429, \(fmt(run.usage.wallSeconds)) s\(run.failure.map { " — " + $0 } ?? "")")
     }
     report.line("""
         The real `shiftgate sync` (release build, a child process) against the simulator on loopback with PagerDuty's \
@@ -92,7 +110,7 @@ func benchSync(lab: Lab, settings: BenchSettings, report: BenchReport) async thr
     }
     report.line("""
         \n_How measured: requests and 429s are the simulator's own counts (every request it received, retries included). \
-        Lower bound = ⌈users/100⌉ (past 10,000 users: one page of `/teams` plus ⌈members/100⌉ per team) + ⌈layer-based schedules/100⌉ \
+        Lower bound = ⌈users/100⌉ (past 10,000 users all in teams: one page of `/teams` plus ⌈members/100⌉ per team) + ⌈layer-based schedules/100⌉ \
         + ⌈shift-based schedules/1,000⌉ (`/v3/schedules` pages reach 1,000) + ⌈policies/100⌉ + schedules + the shift-based schedules \
         whose final schedule shows an override overlapping another assignment of its own rotation (their overrides say whom each \
         replaced, which such a schedule needs whatever PagerDuty does about the replaced member) + ⌈on-call entries/100⌉ \
@@ -108,7 +126,10 @@ func syncOnce(account: SimulatedAccount, rateLimit: Int, lab: Lab) async throws 
     let key = "sync-key"
     let simulator = PagerDutySimulator(account: account, options: SimulatorOptions(apiKeys: [key]))
     let running = try await RunningSimulator.start(simulator)
-    let label = "sync-\(account.schedules.count)x\(account.users.count)-\(rateLimit)"
+    // One database per run: the kind of account is in the name, so each run starts from a fresh file.
+    let shiftBasedCount = account.schedules.filter { $0.kind == .shiftBased }.count
+    let inNoTeam = account.users.filter(\.teamIds.isEmpty).count
+    let label = "sync-\(account.schedules.count)x\(account.users.count)-v3-\(shiftBasedCount)-noteam-\(inNoTeam)-\(rateLimit)"
     let database = lab.path("\(label).sqlite")
     let (usage, child) = try await lab.sync(apiURL: running.baseURL, key: key, database: database, rateLimit: rateLimit, label: label)
     let stats = simulator.stats

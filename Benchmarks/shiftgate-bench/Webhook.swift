@@ -86,29 +86,46 @@ final class WebhookFixture {
         try onBody.write(to: URL(fileURLWithPath: onFile))
         try offBody.write(to: URL(fileURLWithPath: offFile))
 
-        let port = try freeLoopbackPort()
         try writeReproduceScript(lab: lab, database: database, secret: secret, allowList: allowList, timestamp: timestamp,
                                  signatures: (onSignature, offSignature), bodyFiles: (onFile, offFile))
+        let (server, port) = try spawnServer(lab: lab, database: database, secret: secret, allowList: allowList, label: "serve")
+        let fixture = WebhookFixture(
+            simulator: simulator, running: running, originalAccount: account, database: database, now: now, onCall: onCall, offCall: offCall,
+            onCallSchedules: onCallSchedules, allowList: allowList, secret: secret, timestamp: timestamp, bodies: (onBody, offBody),
+            signatures: (onSignature, offSignature), server: server, port: port, bodyFiles: (onFile, offFile))
+        do {
+            try await waitUntilReady(server, port: port)
+        } catch {
+            await fixture.stop()
+            throw error
+        }
+        return fixture
+    }
+
+    /// The real `shiftgate serve` on a free loopback port over `database` (a SQLite path or a
+    /// PostgreSQL URL), with the fixture's secret and allow list; `environment` adds to it.
+    static func spawnServer(lab: Lab, database: String, secret: String, allowList: [String], label: String,
+                            environment: [String: String] = [:]) throws -> (ChildProcess, Int) {
+        let port = try freeLoopbackPort()
         let server = try ChildProcess.spawn(lab.shiftgate, [
             "serve", "--database", database, "--host", "127.0.0.1", "--port", String(port),
             "--max-clock-skew", "1h", "--max-staleness", "24h",
         ], environment: [
             "INDENT_WEBHOOK_SECRET": secret, "AUTO_APPROVAL_PAGERDUTY_SCHEDULES": allowList.joined(separator: ","), "LOG_LEVEL": "info",
-        ], stdoutPath: lab.path("serve.out"), stderrPath: lab.path("serve.err"))
-        let fixture = WebhookFixture(
-            simulator: simulator, running: running, originalAccount: account, database: database, now: now, onCall: onCall, offCall: offCall,
-            onCallSchedules: onCallSchedules, allowList: allowList, secret: secret, timestamp: timestamp, bodies: (onBody, offBody),
-            signatures: (onSignature, offSignature), server: server, port: port, bodyFiles: (onFile, offFile))
+        ].merging(environment) { $1 }, stdoutPath: lab.path("\(label).out"), stderrPath: lab.path("\(label).err"))
+        return (server, port)
+    }
+
+    /// Waits (up to a minute) for `/readyz` on `port` to answer 200.
+    static func waitUntilReady(_ server: ChildProcess, port: Int) async throws {
         let deadline = monotonicSeconds() + 60
         while true {
-            if let reply = await httpGet(fixture.url("/readyz"), timeout: 2), reply.status == 200 { break }
+            if let reply = await httpGet(URL(string: "http://127.0.0.1:\(port)/readyz")!, timeout: 2), reply.status == 200 { return }
             if monotonicSeconds() > deadline || kill(server.pid, 0) != 0 {
-                await fixture.stop()
                 throw BenchError("shiftgate serve did not become ready: \(server.stderr.suffix(2000))")
             }
             await sleep(seconds: 0.1)
         }
-        return fixture
     }
 
     /// With `--keep`, `serve.sh` in the lab starts the same server again (port 8080 unless `PORT` is set)
@@ -185,6 +202,11 @@ final class WebhookFixture {
         webhookRequest(body: bodies.onCall, signature: signatures.onCall, expect: "\"access/approve\"")
     }
 
+    /// The on-call request, addressed to another server of the same fixture.
+    func onCallRequest(port other: Int) -> LoadRequest {
+        webhookRequest(body: bodies.onCall, signature: signatures.onCall, expect: "\"access/approve\"", port: other)
+    }
+
     var offCallRequest: LoadRequest {
         webhookRequest(body: bodies.offCall, signature: signatures.offCall, expect: "\"claims\":[]")
     }
@@ -193,9 +215,9 @@ final class WebhookFixture {
         LoadRequest(method: .GET, uri: "/healthz", headers: [("Host", "127.0.0.1:\(port)")], body: [], expectedText: "\"ok\"")
     }
 
-    private func webhookRequest(body: Data, signature: String, expect: String) -> LoadRequest {
+    private func webhookRequest(body: Data, signature: String, expect: String, port other: Int? = nil) -> LoadRequest {
         LoadRequest(method: .POST, uri: "/indent/webhook", headers: [
-            ("Host", "127.0.0.1:\(port)"), ("Content-Type", "application/json"),
+            ("Host", "127.0.0.1:\(other ?? port)"), ("Content-Type", "application/json"),
             ("X-Indent-Timestamp", timestamp), ("X-Indent-Signature", signature),
         ], body: Array(body), expectedText: expect)
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOPosix
+import OnCallStore
 
 /// `shiftgate-bench`: measures the webhook, the per-request PagerDuty baseline, the webhook under a
 /// sync, the sync itself and drift, in one run, and prints Markdown tables (see BENCHMARKS.md).
@@ -25,7 +26,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "The short set: short webhook runs, baseline, under-sync, sync of 100 schedules / 1,000 users, drift.")
     var quick = false
 
-    @Option(help: "Sections to run, comma-separated: webhook, baseline, under-sync, sync, drift (default: all of these).")
+    @Option(help: "Sections to run, comma-separated: webhook, baseline, under-sync, sync, drift, postgres (default: all of these).")
     var only: String?
 
     @Option(help: "Sync sizes as SCHEDULESxUSERS, comma-separated (default: quick 100x1000; full 100x1000,1000x10000,5000x50000).")
@@ -40,6 +41,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Mixed accounts are synced for sizes up to this many users (at the first --sync-rate-limits value).")
     var syncV3MaxUsers = 10_000
 
+    @Option(help: "Sizes (SCHEDULESxUSERS, comma-separated) also synced with every user in no team, at the first --sync-rate-limits value; past 10,000 users PagerDuty cannot page /users and teams do not help (default: full 1000x10012; quick none; \"none\" for none).")
+    var syncNoTeamSizes: String?
+
     @Option(help: "Schedules in the account behind the webhook's cache (and the under-sync and drift runs).")
     var webhookSchedules = 1000
 
@@ -51,6 +55,11 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "The fixed request rate for latency runs, per second.")
     var rate = 1000.0
+
+    @Option(help: ArgumentHelp(
+        "For the postgres section: a server the benchmark may create databases on, postgres://USER@127.0.0.1:PORT/DB?sslmode=disable, the password in PGPASSWORD (env SHIFTGATE_BENCH_POSTGRES_URL; Benchmarks/run.sh starts a private one).",
+        valueName: "url"))
+    var postgresURL: String?
 
     @Option(help: "The shiftgate binary.")
     var shiftgate = ".build/release/shiftgate"
@@ -73,6 +82,9 @@ struct BenchCommand: ParsableCommand {
         guard rate > 0 else { throw ValidationError("--rate must be positive") }
         guard (0...1).contains(syncV3Share) else { throw ValidationError("--sync-v3-share must be between 0 and 1") }
         guard allowedSchedules >= 1 else { throw ValidationError("--allowed-schedules must be at least 1") }
+        if let url = resolvedPostgresURL {
+            guard case .postgres = try? StoreAddress(url) else { throw ValidationError("--postgres-url: '\(url)' is not a postgres:// URL without a password") }
+        }
     }
 
     static func sections(_ text: String) -> [String] {
@@ -80,14 +92,22 @@ struct BenchCommand: ParsableCommand {
     }
 
     func parsedSizes() throws -> [(schedules: Int, users: Int)] {
-        let text = syncSizes ?? (quick ? "100x1000" : "100x1000,1000x10000,5000x50000")
+        try Self.sizes(syncSizes ?? (quick ? "100x1000" : "100x1000,1000x10000,5000x50000"), option: "--sync-sizes")
+    }
+
+    static func sizes(_ text: String, option: String) throws -> [(schedules: Int, users: Int)] {
+        guard text != "none" else { return [] }
         return try text.split(separator: ",").map { item in
             let parts = item.lowercased().split(separator: "x")
             guard parts.count == 2, let schedules = Int(parts[0]), let users = Int(parts[1]), schedules > 0, users > 0 else {
-                throw ValidationError("--sync-sizes: '\(item)' is not SCHEDULESxUSERS")
+                throw ValidationError("\(option): '\(item)' is not SCHEDULESxUSERS")
             }
             return (schedules, users)
         }
+    }
+
+    var resolvedPostgresURL: String? {
+        postgresURL ?? ProcessInfo.processInfo.environment["SHIFTGATE_BENCH_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func settings() throws -> BenchSettings {
@@ -96,9 +116,14 @@ struct BenchCommand: ParsableCommand {
             quick: quick, sections: selected, syncSizes: try parsedSizes(),
             syncRateLimits: syncRateLimits.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) },
             syncV3Share: syncV3Share, syncV3MaxUsers: syncV3MaxUsers,
+            syncNoTeamSizes: try Self.sizes(syncNoTeamSizes ?? (quick ? "none" : "1000x10012"), option: "--sync-no-team-sizes"),
             webhookSchedules: webhookSchedules, webhookUsers: webhookUsers, allowedSchedules: allowedSchedules, rate: rate,
             wrkSeconds: quick ? 5 : 15, fixedRateSeconds: quick ? 5 : 30, underSyncIdleSeconds: quick ? 5 : 15,
             baselineDecisions: quick ? 30 : 150, driftRepeats: quick ? 5 : 20, quietWaitSeconds: quick ? 15 : 120,
+            postgres: try resolvedPostgresURL.flatMap { url -> BenchPostgres? in
+                guard case .postgres(let address) = try StoreAddress(url) else { return nil }
+                return BenchPostgres(server: address, password: ProcessInfo.processInfo.environment["PGPASSWORD"])
+            },
             shiftgate: shiftgate, wrk: wrk, output: output, keep: keep)
     }
 }
@@ -109,6 +134,7 @@ enum Section: String, CaseIterable, Sendable {
     case underSync = "under-sync"
     case sync
     case drift
+    case postgres
 
     static let defaultSet: Set<Section> = Set(allCases)
 }
@@ -120,6 +146,8 @@ struct BenchSettings: Sendable {
     var syncRateLimits: [Int]
     var syncV3Share: Double
     var syncV3MaxUsers: Int
+    /// Accounts synced with every user in no team.
+    var syncNoTeamSizes: [(schedules: Int, users: Int)]
     var webhookSchedules: Int
     var webhookUsers: Int
     var allowedSchedules: Int
@@ -131,6 +159,8 @@ struct BenchSettings: Sendable {
     var driftRepeats: Int
     /// How long to wait for other work on the machine to calm down before a latency run.
     var quietWaitSeconds: Double
+    /// The server of the postgres section; nil skips it (saying so in the report).
+    var postgres: BenchPostgres?
     var shiftgate: String
     var wrk: String
     var output: String
