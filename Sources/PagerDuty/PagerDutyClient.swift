@@ -150,10 +150,15 @@ public final class PagerDutyClient: Sendable {
         try await list("/escalation_policies", itemsKey: "escalation_policies")
     }
 
-    /// On-call entries for [since, until), optionally for some escalation policies only.
-    public func onCalls(since: Date, until: Date, escalationPolicyIds: [String] = []) async throws -> [Wire.OnCall] {
+    /// On-call entries for [since, until), optionally for some escalation policies only. With
+    /// `includeUsers`, each entry's user comes whole (`include[]=users`), so that a refresh learns
+    /// the emails of the people on call without reading `/users`.
+    public func onCalls(since: Date, until: Date, escalationPolicyIds: [String] = [], userIds: [String] = [],
+                        includeUsers: Bool = false) async throws -> [Wire.OnCall] {
         try await list("/oncalls", itemsKey: "oncalls",
-                       query: Self.window(since, until) + escalationPolicyIds.map { URLQueryItem(name: "escalation_policy_ids[]", value: $0) })
+                       query: Self.window(since, until) + escalationPolicyIds.map { URLQueryItem(name: "escalation_policy_ids[]", value: $0) }
+                           + userIds.map { URLQueryItem(name: "user_ids[]", value: $0) }
+                           + (includeUsers ? [URLQueryItem(name: "include[]", value: "users")] : []))
     }
 
     /// How many on-call entries `/oncalls` holds for [since, until) (one request), to decide whether

@@ -91,8 +91,23 @@ extension Wire {
         public var id: String
     }
 
+    /// An on-call entry's user: a reference, or the whole user when the request said
+    /// `include[]=users` (then `name` and `email` are set).
+    public struct OnCallUser: Decodable, Sendable, Hashable {
+        public var id: String
+        public var name: String?
+        public var email: String?
+        public var timeZone: String?
+
+        /// The whole user, when the reply included it.
+        public var user: User? {
+            guard let name, let email else { return nil }
+            return User(id: id, name: name, email: email, timeZone: timeZone, role: nil)
+        }
+    }
+
     public struct OnCall: Decodable, Sendable, Hashable {
-        public var user: ObjectID
+        public var user: OnCallUser
         public var schedule: ObjectID?
         public var escalationPolicy: ObjectID
         public var escalationLevel: Int

@@ -379,7 +379,9 @@ struct PagerDutyRoutes: Sendable {
         )
         let zone = try context.query.timeZone(fallback: context.index.account.timeZone)
         let onCalls = context.index.onCalls(query)
-        return jsonResponse(page.reply("oncalls", onCalls) { context.wire.onCall($0, zone: zone) })
+        // `include[]=users` gives each entry's user whole, as `GET /users` lists them.
+        let includeUsers = try context.query.values("include").contains("users")
+        return jsonResponse(page.reply("oncalls", onCalls) { context.wire.onCall($0, zone: zone, includeUsers: includeUsers) })
     }
 
     func listEscalationPolicies(_ request: Request) throws -> Response {

@@ -41,6 +41,11 @@ struct WireRenderer {
         ])
     }
 
+    /// The whole user, as `GET /users` lists them (nil for an id the account does not have).
+    func userObject(_ id: String) -> JSONValue? {
+        index.usersById[id].map { user($0, shape: .list) }
+    }
+
     func userReference(_ id: String) -> JSONValue {
         reference(type: "user_reference", id: id, summary: index.usersById[id]?.name ?? id, path: "users")
     }
@@ -287,9 +292,9 @@ struct WireRenderer {
         ])
     }
 
-    func onCall(_ onCall: SimulatedOnCall, zone: TimeZone) -> JSONValue {
+    func onCall(_ onCall: SimulatedOnCall, zone: TimeZone, includeUsers: Bool = false) -> JSONValue {
         .object([
-            ("user", userReference(onCall.userId)),
+            ("user", includeUsers ? (userObject(onCall.userId) ?? userReference(onCall.userId)) : userReference(onCall.userId)),
             ("schedule", onCall.scheduleId.map(scheduleReference) ?? .null),
             ("escalation_policy", policyReference(onCall.policyId)),
             ("escalation_level", .int(onCall.level)),
