@@ -148,6 +148,14 @@ public struct OnCall: Sendable, Hashable, Codable {
 }
 
 /// What a sync saw and spent, written with the snapshot.
+/// How a sync read a snapshot.
+public enum SnapshotRead: String, Sendable, Hashable, Codable {
+    /// Every list and every schedule's detail for the whole window.
+    case full
+    /// The lists and `/oncalls` near now, on top of the previous snapshot; see `Syncer`.
+    case refresh
+}
+
 public struct SnapshotInfo: Sendable, Hashable, Codable {
     public var id: Int64
     public var startedAt: Date
@@ -163,12 +171,14 @@ public struct SnapshotInfo: Sendable, Hashable, Codable {
     public var onCallCount: Int
     public var apiRequests: Int
     public var rateLimited: Int
+    public var read: SnapshotRead
 
     public init(
         id: Int64 = 0, startedAt: Date, finishedAt: Date, windowStart: Date, windowEnd: Date,
         userCount: Int = 0, scheduleCount: Int = 0, shiftBasedScheduleCount: Int = 0, shiftCount: Int = 0, policyCount: Int = 0,
-        onCallCount: Int = 0, apiRequests: Int = 0, rateLimited: Int = 0
+        onCallCount: Int = 0, apiRequests: Int = 0, rateLimited: Int = 0, read: SnapshotRead = .full
     ) {
+        self.read = read
         self.id = id
         self.startedAt = startedAt
         self.finishedAt = finishedAt

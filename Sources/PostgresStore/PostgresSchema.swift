@@ -182,6 +182,9 @@ enum PostgresSchema {
             WHERE start_utc <= (now() AT TIME ZONE 'UTC') AND end_utc > (now() AT TIME ZONE 'UTC')
             """,
         ]),
+        Migration(version: 2, description: "how each snapshot was read (full or refresh)", statements: [
+            "ALTER TABLE snapshot ADD COLUMN read_kind TEXT NOT NULL DEFAULT 'full' CHECK (read_kind IN ('full', 'refresh'))",
+        ]),
     ]
 
     /// The advisory lock key that `migrate` holds: "SHIFTG" in ASCII, then 2 (the sync lock is 1),

@@ -16,16 +16,18 @@ import PostgresNIO
 enum SnapshotRows {
     static let snapshotColumns = """
         id, started_at, finished_at, window_start, window_end, user_count, schedule_count, shift_based_schedule_count,
-        shift_count, policy_count, oncall_count, api_requests, rate_limited
+        shift_count, policy_count, oncall_count, api_requests, rate_limited, read_kind
         """
 
     static func insertSnapshot(_ info: SnapshotInfo, on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
         let rows = try await connection.query("""
             INSERT INTO snapshot (started_at, finished_at, window_start, window_end, user_count, schedule_count,
-                                  shift_based_schedule_count, shift_count, policy_count, oncall_count, api_requests, rate_limited)
+                                  shift_based_schedule_count, shift_count, policy_count, oncall_count, api_requests, rate_limited,
+                                  read_kind)
             VALUES (\(UnixTime.seconds(info.startedAt)), \(UnixTime.seconds(info.finishedAt)), \(UnixTime.seconds(info.windowStart)),
                     \(UnixTime.seconds(info.windowEnd)), \(info.userCount), \(info.scheduleCount), \(info.shiftBasedScheduleCount),
-                    \(info.shiftCount), \(info.policyCount), \(info.onCallCount), \(info.apiRequests), \(info.rateLimited))
+                    \(info.shiftCount), \(info.policyCount), \(info.onCallCount), \(info.apiRequests), \(info.rateLimited),
+                    \(info.read.rawValue))
             RETURNING id
             """, logger: logger)
         for try await id in rows.decode(Int64.self) { return id }
@@ -140,11 +142,12 @@ enum SnapshotRows {
         let rows = try await connection.query(
             "SELECT \(unescaped: snapshotColumns) FROM snapshot WHERE \(unescaped: "\(condition)") ORDER BY id", logger: logger)
         var snapshots: [SnapshotInfo] = []
-        for try await row in rows.decode((Int64, Int64, Int64, Int64, Int64, Int, Int, Int, Int, Int, Int, Int, Int).self) {
+        for try await row in rows.decode((Int64, Int64, Int64, Int64, Int64, Int, Int, Int, Int, Int, Int, Int, Int, String).self) {
             snapshots.append(SnapshotInfo(
                 id: row.0, startedAt: UnixTime.date(row.1), finishedAt: UnixTime.date(row.2), windowStart: UnixTime.date(row.3),
                 windowEnd: UnixTime.date(row.4), userCount: row.5, scheduleCount: row.6, shiftBasedScheduleCount: row.7,
-                shiftCount: row.8, policyCount: row.9, onCallCount: row.10, apiRequests: row.11, rateLimited: row.12))
+                shiftCount: row.8, policyCount: row.9, onCallCount: row.10, apiRequests: row.11, rateLimited: row.12,
+                read: SnapshotRead(rawValue: row.13) ?? .full))
         }
         return snapshots
     }
@@ -155,11 +158,12 @@ enum SnapshotRows {
         let rows = try await connection.query(
             "SELECT \(unescaped: snapshotColumns) FROM snapshot WHERE id = \(id)", logger: logger)
         var info: SnapshotInfo?
-        for try await row in rows.decode((Int64, Int64, Int64, Int64, Int64, Int, Int, Int, Int, Int, Int, Int, Int).self) {
+        for try await row in rows.decode((Int64, Int64, Int64, Int64, Int64, Int, Int, Int, Int, Int, Int, Int, Int, String).self) {
             info = SnapshotInfo(
                 id: row.0, startedAt: UnixTime.date(row.1), finishedAt: UnixTime.date(row.2), windowStart: UnixTime.date(row.3),
                 windowEnd: UnixTime.date(row.4), userCount: row.5, scheduleCount: row.6, shiftBasedScheduleCount: row.7,
-                shiftCount: row.8, policyCount: row.9, onCallCount: row.10, apiRequests: row.11, rateLimited: row.12)
+                shiftCount: row.8, policyCount: row.9, onCallCount: row.10, apiRequests: row.11, rateLimited: row.12,
+                read: SnapshotRead(rawValue: row.13) ?? .full)
         }
         guard let info else { return nil }
         var contents = SnapshotContents(info: info)

@@ -40,6 +40,7 @@ struct SnapshotRow: FetchableRecord, MutablePersistableRecord {
         static let onCallCount = Column("oncall_count")
         static let apiRequests = Column("api_requests")
         static let rateLimited = Column("rate_limited")
+        static let read = Column("read_kind")
     }
 
     init(_ info: SnapshotInfo) {
@@ -53,7 +54,8 @@ struct SnapshotRow: FetchableRecord, MutablePersistableRecord {
             windowEnd: Date(unixSeconds: row[Columns.windowEnd]), userCount: row[Columns.userCount],
             scheduleCount: row[Columns.scheduleCount], shiftBasedScheduleCount: row[Columns.shiftBasedScheduleCount],
             shiftCount: row[Columns.shiftCount], policyCount: row[Columns.policyCount], onCallCount: row[Columns.onCallCount],
-            apiRequests: row[Columns.apiRequests], rateLimited: row[Columns.rateLimited])
+            apiRequests: row[Columns.apiRequests], rateLimited: row[Columns.rateLimited],
+            read: SnapshotRead(rawValue: row[Columns.read]) ?? .full)
     }
 
     func encode(to container: inout PersistenceContainer) {
@@ -69,6 +71,7 @@ struct SnapshotRow: FetchableRecord, MutablePersistableRecord {
         container[Columns.onCallCount] = info.onCallCount
         container[Columns.apiRequests] = info.apiRequests
         container[Columns.rateLimited] = info.rateLimited
+        container[Columns.read] = info.read.rawValue
     }
 
     mutating func didInsert(_ inserted: InsertionSuccess) {

@@ -197,6 +197,11 @@ enum Schema {
                 CREATE INDEX decision_by_time ON decision(decided_at);
                 """)
         }
+        migrator.registerMigration("v4: how each snapshot was read (full or refresh)") { db in
+            try db.execute(sql: """
+                ALTER TABLE snapshot ADD COLUMN read_kind TEXT NOT NULL DEFAULT 'full' CHECK (read_kind IN ('full', 'refresh'));
+                """)
+        }
         return migrator
     }
 }
