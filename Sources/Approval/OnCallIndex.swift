@@ -113,7 +113,9 @@ public struct OnCallIndex: Sendable {
         var index = first + 1
         while index < shifts.count, shifts[index].start <= end {
             if shifts[index].end > end { end = shifts[index].end }
-            if !scheduleIds.contains(shifts[index].scheduleId) { scheduleIds.append(shifts[index].scheduleId) }
+            // A shift already over at `from` (it started with the stretch, sorted after the first
+            // by its schedule) adds no time and is not a reason to approve: its schedule is not named.
+            if shifts[index].end > from, !scheduleIds.contains(shifts[index].scheduleId) { scheduleIds.append(shifts[index].scheduleId) }
             index += 1
         }
         return Stretch(start: shifts[first].start, end: end, scheduleIds: scheduleIds)
