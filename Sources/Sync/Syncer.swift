@@ -42,14 +42,22 @@ public struct SyncOptions: Sendable {
     /// The longest window one schedule or `/oncalls` request asks for; longer windows are split.
     /// PagerDuty documents 90 days as the most `/oncalls` accepts; schedules are asked the same.
     public var maxRequestWindow: TimeInterval
+    /// A refresh reads `/oncalls` for [now − refreshBehind, now + refreshAhead]: at least the
+    /// decisions' own reach (AUTO_APPROVAL_WINDOW_AFTER behind; AUTO_APPROVAL_DURATION and
+    /// AUTO_APPROVAL_WINDOW_BEFORE ahead) plus the time until the snapshot is next replaced.
+    public var refreshBehind: TimeInterval
+    public var refreshAhead: TimeInterval
 
     public init(lookback: TimeInterval = 86_400, horizon: TimeInterval = 7 * 86_400, keep: Int = 96,
-                timeout: TimeInterval = 900, maxRequestWindow: TimeInterval = 90 * 86_400) {
+                timeout: TimeInterval = 900, maxRequestWindow: TimeInterval = 90 * 86_400,
+                refreshBehind: TimeInterval = 3600, refreshAhead: TimeInterval = 8 * 3600) {
         self.lookback = lookback
         self.horizon = horizon
         self.keep = keep
         self.timeout = timeout
         self.maxRequestWindow = maxRequestWindow
+        self.refreshBehind = refreshBehind
+        self.refreshAhead = refreshAhead
     }
 }
 
@@ -84,14 +92,20 @@ public struct Syncer: Sendable {
     /// earlier, e.g. before opening the store) covers the fetch and the write: the write waits for
     /// another process's write lock only until the deadline. Recording a failure waits at most 1 s
     /// more, and is skipped when it cannot be done in that time.
-    public func run(now: Date = Date(), deadline: Date? = nil, progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> SnapshotInfo {
+    public func run(now: Date = Date(), deadline: Date? = nil, plan: SyncPlan = .full(reason: "asked for"),
+                    progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> SnapshotInfo {
         let started = Date()
         let deadline = deadline ?? started.addingTimeInterval(options.timeout)
         do {
             let remaining = deadline.timeIntervalSinceNow
             guard remaining > 0 else { throw SyncError.timedOut(seconds: options.timeout) }
             let contents = try await withTimeout(seconds: remaining) {
-                try await self.fetch(now: now, started: started, progress: progress)
+                switch plan {
+                case .full:
+                    try await self.fetch(now: now, started: started, progress: progress)
+                case .refresh(let previous, let describedByOnCalls):
+                    try await self.refresh(previous: previous, describedByOnCalls: describedByOnCalls, now: now, started: started, progress: progress)
+                }
             }
             do {
                 return try await store.writeSnapshot(contents, keep: options.keep, deadline: deadline)
@@ -317,20 +331,20 @@ public struct Syncer: Sendable {
 
     /// `/oncalls` for the window, narrowed until each query fits PagerDuty's 10,000-entry paging:
     /// first by splitting the policy list, then (for one huge policy) the time window.
-    func onCalls(policyIds: [String], since: Date, until: Date, narrowed: Bool = false) async throws -> [Wire.OnCall] {
+    func onCalls(policyIds: [String], since: Date, until: Date, narrowed: Bool = false, includeUsers: Bool = false) async throws -> [Wire.OnCall] {
         let query = narrowed ? policyIds : []
         if let total = try await client.onCallCount(since: since, until: until, escalationPolicyIds: query), total > PagerDutyClient.maxOffset {
             if policyIds.count > 1 {
                 let middle = policyIds.count / 2
-                return try await onCalls(policyIds: Array(policyIds[..<middle]), since: since, until: until, narrowed: true)
-                    + onCalls(policyIds: Array(policyIds[middle...]), since: since, until: until, narrowed: true)
+                return try await onCalls(policyIds: Array(policyIds[..<middle]), since: since, until: until, narrowed: true, includeUsers: includeUsers)
+                    + onCalls(policyIds: Array(policyIds[middle...]), since: since, until: until, narrowed: true, includeUsers: includeUsers)
             }
             let middle = Date(unixSeconds: (since.unixSeconds + until.unixSeconds) / 2)
             guard middle > since, middle < until else { throw SyncError.pagerDuty(.listTooLong(path: "/oncalls")) }
-            return try await onCalls(policyIds: policyIds, since: since, until: middle, narrowed: true)
-                + onCalls(policyIds: policyIds, since: middle, until: until, narrowed: true)
+            return try await onCalls(policyIds: policyIds, since: since, until: middle, narrowed: true, includeUsers: includeUsers)
+                + onCalls(policyIds: policyIds, since: middle, until: until, narrowed: true, includeUsers: includeUsers)
         }
-        return try await client.onCalls(since: since, until: until, escalationPolicyIds: query)
+        return try await client.onCalls(since: since, until: until, escalationPolicyIds: query, includeUsers: includeUsers)
     }
 
     static func chunks(from start: Date, to end: Date, longest: TimeInterval) -> [(Date, Date)] {
