@@ -148,7 +148,7 @@ let package = Package(
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
         .testTarget(name: "ShiftgateCLITests", dependencies: [
-            "SQLiteStore", "PostgresStore", "shiftgate", "TestSupport", "OnCallStore", "PagerDutySimulator", "Timestamps",
+            "SQLiteStore", "PostgresStore", "shiftgate", "TestSupport", "OnCallStore", "PagerDutySimulator", "Timestamps", "Approval",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]

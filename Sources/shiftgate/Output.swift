@@ -24,6 +24,8 @@ struct SnapshotInfoJSON: Encodable {
     var onCallEntries: Int
     var apiRequests: Int
     var rateLimited: Int
+    /// "full" or "refresh".
+    var read: String
 
     init(_ info: SnapshotInfo) {
         id = info.id
@@ -39,6 +41,7 @@ struct SnapshotInfoJSON: Encodable {
         onCallEntries = info.onCallCount
         apiRequests = info.apiRequests
         rateLimited = info.rateLimited
+        read = info.read.rawValue
     }
 }
 

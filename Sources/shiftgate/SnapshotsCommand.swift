@@ -36,7 +36,7 @@ struct SnapshotsCommand: AsyncParsableCommand {
             if snapshots.isEmpty { print("no snapshots yet: run `shiftgate sync`") }
             for info in snapshots {
                 let marker = info.id == currentId ? "*" : " "
-                print("\(marker) \(info.id)\t\(ReadableTime.utc(info.finishedAt))\t\(info.userCount) users\t\(info.scheduleCount) schedules\t\(info.shiftCount) shifts\t\(info.apiRequests) requests")
+                print("\(marker) \(info.id)\t\(ReadableTime.utc(info.finishedAt))\t\(info.userCount) users\t\(info.scheduleCount) schedules\t\(info.shiftCount) shifts\t\(info.apiRequests) requests\t\(info.read.rawValue)")
             }
         }
     }

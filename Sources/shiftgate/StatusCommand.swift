@@ -34,6 +34,8 @@ struct StatusCommand: AsyncParsableCommand {
         var lastFailureAt: String?
         var lastFailureReason: String?
         var snapshotsKept: Int
+        /// When the newest full read kept started (a refresh builds on it); nil when none is kept.
+        var lastFullReadAt: String?
     }
 
     func run() async throws {
@@ -41,15 +43,17 @@ struct StatusCommand: AsyncParsableCommand {
         let path: String
         let state: SyncState
         let current: SnapshotInfo?
-        let kept: Int
+        let snapshots: [SnapshotInfo]
         do {
-            (path, state, current, kept) = try await common.withStore(.read, logger: LoggingBootstrap.logger("status")) { store in
-                (store.location, try await store.syncState(), try await store.currentSnapshotInfo(), try await store.snapshots().count)
+            (path, state, current, snapshots) = try await common.withStore(.read, logger: LoggingBootstrap.logger("status")) { store in
+                (store.location, try await store.syncState(), try await store.currentSnapshotInfo(), try await store.snapshots())
             }
         } catch {
             throw fail("\(error)")
         }
         let now = Date()
+        let kept = snapshots.count
+        let lastFull = snapshots.last { $0.read == .full }
         let age = current.map { Int(now.timeIntervalSince($0.finishedAt)) }
         let stale = current == nil || (maxStaleness.map { Double(age ?? 0) > $0.seconds } ?? false)
         let report = Report(
@@ -57,7 +61,8 @@ struct StatusCommand: AsyncParsableCommand {
             lastSuccessAt: state.lastSuccessAt.map { RFC3339.format($0) },
             lastAttemptAt: state.lastAttemptAt.map { RFC3339.format($0) },
             lastFailureAt: state.lastFailureAt.map { RFC3339.format($0) },
-            lastFailureReason: state.lastFailureReason, snapshotsKept: kept)
+            lastFailureReason: state.lastFailureReason, snapshotsKept: kept,
+            lastFullReadAt: lastFull.map { RFC3339.format($0.startedAt) })
 
         switch format {
         case .json:
@@ -66,6 +71,8 @@ struct StatusCommand: AsyncParsableCommand {
             print("cache:          \(path)")
             if let current, let age {
                 print("current:        snapshot \(current.id), finished \(ReadableTime.utc(current.finishedAt)) (\(CLIDuration(seconds: Double(age))) ago)\(stale ? ", STALE" : "")")
+                let fullRead = lastFull.map { "\(ReadableTime.utc($0.startedAt)) (\(CLIDuration(seconds: Double(max(0, Int(now.timeIntervalSince($0.startedAt)))))) ago)" } ?? "none kept"
+                print("read:           \(current.read == .full ? "full" : "refresh of the lists and /oncalls near now"); last full read \(fullRead)")
                 print("window:         \(ReadableTime.utc(current.windowStart)) → \(ReadableTime.utc(current.windowEnd))")
                 print("counts:         \(current.userCount) users, \(current.scheduleCount) schedules (\(current.shiftBasedScheduleCount) shift-based), \(current.shiftCount) shifts, \(current.policyCount) escalation policies, \(current.onCallCount) on-call entries")
                 print("api:            \(current.apiRequests) requests, \(current.rateLimited) answered 429")

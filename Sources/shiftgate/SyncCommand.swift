@@ -4,6 +4,7 @@ import Logging
 import OnCallStore
 import PagerDuty
 import ServiceLifecycle
+import Approval
 import Sync
 import SQLiteStore
 #if canImport(Glibc)
@@ -62,6 +63,14 @@ struct SyncCommand: AsyncParsableCommand {
 
     @Option(help: "Keep running and sync at this interval (for containers without cron).")
     var every: CLIDuration?
+
+    @Option(help: ArgumentHelp(
+        "Read everything at most this long after the last full read; the syncs between refresh what decisions need (the lists and /oncalls near now) on top of the current snapshot. 0: every sync reads everything.",
+        valueName: "duration"))
+    var fullEvery = CLIDuration(seconds: 3600)
+
+    @Flag(help: "Read everything now, whatever --full-every says.")
+    var full = false
 
     @Flag(help: "Print nothing but errors.")
     var quiet = false
@@ -147,18 +156,26 @@ struct SyncCommand: AsyncParsableCommand {
             configuration: PagerDutyConfiguration(baseURL: resolvedAPIURL, apiKey: key, concurrency: concurrency,
                                                   requestsPerMinute: rateLimit, maxRequests: maxRequests),
             logger: LoggingBootstrap.logger("pagerduty"))
-        let syncer = Syncer(client: client, store: store,
-                            options: SyncOptions(lookback: lookback.seconds, horizon: horizon.seconds, keep: keep, timeout: timeout.seconds),
-                            logger: logger)
+        // A refresh reads /oncalls for the reach of a decision (AUTO_APPROVAL_WINDOW_AFTER behind,
+        // AUTO_APPROVAL_DURATION and AUTO_APPROVAL_WINDOW_BEFORE ahead), plus 1 h behind and 2 h ahead
+        // for the time until the next snapshot replaces this one (serve refuses a snapshot older than
+        // --max-staleness, 15 min by default). Variables `serve` would refuse leave the defaults here;
+        // `serve` and `check` report them.
+        let policy = (try? ApprovalPolicy.fromEnvironment()) ?? ApprovalPolicy()
+        let options = SyncOptions(lookback: lookback.seconds, horizon: horizon.seconds, keep: keep, timeout: timeout.seconds,
+                                  refreshBehind: policy.windowAfter + 3600, refreshAhead: policy.maxDuration + policy.windowBefore + 2 * 3600)
+        let syncer = Syncer(client: client, store: store, options: options, logger: logger)
         let showProgress = !quiet && isatty(STDERR_FILENO) == 1
         let started = Date()
         do {
+            let plan = try await syncer.plan(fullEvery: fullEvery.seconds, forceFull: full)
+            logger.info("sync planned", metadata: ["read": "\(plan.summary)"])
             let progress: (@Sendable (SyncProgress) -> Void)? = showProgress ? printProgress : nil
-            let info = try await syncer.run(deadline: deadline, progress: progress)
+            let info = try await syncer.run(deadline: deadline, plan: plan, progress: progress)
             if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
             if !quiet {
                 let seconds = Date().timeIntervalSince(started)
-                print("synced snapshot \(info.id): \(info.userCount) users, \(info.scheduleCount) schedules (\(info.shiftBasedScheduleCount) shift-based), \(info.shiftCount) shifts, "
+                print("synced snapshot \(info.id) (\(plan.isFull ? "full read" : "refresh")): \(info.userCount) users, \(info.scheduleCount) schedules (\(info.shiftBasedScheduleCount) shift-based), \(info.shiftCount) shifts, "
                       + "\(info.policyCount) escalation policies, \(info.onCallCount) on-call entries; "
                       + "\(info.apiRequests) API requests, \(info.rateLimited) answered 429; \(String(format: "%.1f", seconds))s")
             }

@@ -20,7 +20,8 @@ func unlimitedSimulator(faults: SimulatorFaults = SimulatorFaults()) -> Simulato
 
 /// `shiftgate sync` (the built binary) killed with SIGKILL, and two syncs started together.
 @Suite(.serialized) struct KilledSyncTests {
-    static let syncArguments = ["sync", "--quiet", "--concurrency", "4", "--rate-limit", "60000"]
+    /// Full reads: the kill points are fractions of a full read's requests (a refresh is far shorter).
+    static let syncArguments = ["sync", "--quiet", "--full", "--concurrency", "4", "--rate-limit", "60000"]
 
     /// Where one kill lands: after the simulator has admitted `afterRequest` requests (during the
     /// fetch), or `intoWrite` seconds after it has admitted all of them (the write to SQLite).

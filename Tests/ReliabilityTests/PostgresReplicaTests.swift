@@ -151,7 +151,7 @@ import Glibc
                 cache.running.simulator.setFaults(SimulatorFaults(latencyMilliseconds: 3))
                 cache.running.simulator.resetStats()
                 let before = try await cache.store.currentSnapshotId()
-                let child = try Child(["sync", "--quiet", "--concurrency", "4", "--rate-limit", "60000"], environment: cache.environment, niceness: 10)
+                let child = try Child(["sync", "--quiet", "--full", "--concurrency", "4", "--rate-limit", "60000"], environment: cache.environment, niceness: 10)
                 let deadline = Date().addingTimeInterval(30)
                 while child.process.isRunning, cache.running.simulator.stats.requests < point.requests, Date() < deadline {
                     try await Task.sleep(nanoseconds: 1_000_000)
