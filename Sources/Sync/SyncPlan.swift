@@ -64,11 +64,7 @@ extension Syncer {
         let windowEnd = previous.info.windowEnd
         let since = max(windowStart, Date(unixSeconds: now.addingTimeInterval(-options.refreshBehind).unixSeconds))
         let until = min(windowEnd, Date(unixSeconds: now.addingTimeInterval(options.refreshAhead).unixSeconds))
-        let report: @Sendable (String, Int, Int) -> Void = { phase, done, total in
-            guard let progress else { return }
-            let usage = client.usage
-            progress(SyncProgress(phase: phase, done: done, total: total, requests: usage.requests, rateLimited: usage.rateLimited))
-        }
+        let report = reporter(progress)
 
         report("schedules, escalation policies", 0, 2)
         async let schedulesReply = fetchScheduleLists()
@@ -151,10 +147,6 @@ extension Syncer {
             replace(with: try await fetchUsers(ids: stale.sorted()))
         }
         contents.users.sort { $0.id < $1.id }
-        let usage = client.usage
-        contents.info.finishedAt = Date()
-        contents.info.apiRequests = usage.requests
-        contents.info.rateLimited = usage.rateLimited
-        return contents
+        return finished(contents)
     }
 }

@@ -131,11 +131,7 @@ public struct Syncer: Sendable {
     func fetch(now: Date, started: Date, progress: (@Sendable (SyncProgress) -> Void)?) async throws -> SnapshotContents {
         let windowStart = Date(unixSeconds: now.addingTimeInterval(-options.lookback).unixSeconds)
         let windowEnd = Date(unixSeconds: now.addingTimeInterval(options.horizon).unixSeconds)
-        let report: @Sendable (String, Int, Int) -> Void = { phase, done, total in
-            guard let progress else { return }
-            let usage = client.usage
-            progress(SyncProgress(phase: phase, done: done, total: total, requests: usage.requests, rateLimited: usage.rateLimited))
-        }
+        let report = reporter(progress)
 
         report("users, schedules, escalation policies", 0, 3)
         async let usersReply = fetchUsers()
@@ -181,6 +177,21 @@ public struct Syncer: Sendable {
             report("users named by schedules but not listed", 0, missing.count)
             contents.users += try await fetchUsers(ids: missing).map(SnapshotAssembly.user)
         }
+        return finished(contents)
+    }
+
+    /// Progress lines for `progress` (nil: none), with the requests spent so far.
+    func reporter(_ progress: (@Sendable (SyncProgress) -> Void)?) -> @Sendable (String, Int, Int) -> Void {
+        { [client] phase, done, total in
+            guard let progress else { return }
+            let usage = client.usage
+            progress(SyncProgress(phase: phase, done: done, total: total, requests: usage.requests, rateLimited: usage.rateLimited))
+        }
+    }
+
+    /// `contents` stamped with the time it was finished and the requests it cost.
+    func finished(_ contents: SnapshotContents) -> SnapshotContents {
+        var contents = contents
         let usage = client.usage
         contents.info.finishedAt = Date()
         contents.info.apiRequests = usage.requests
