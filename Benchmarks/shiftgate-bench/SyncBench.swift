@@ -40,6 +40,11 @@ struct SyncRun {
 
     /// True when every user is in no team.
     var noTeams = false
+    /// The sync right after the full read, on the same cache: a refresh.
+    var refresh: (requests: Int, usage: ChildUsage, failure: String?, byPath: [String: Int])?
+
+    /// Requests an hour with a sync every 5 minutes: one full read and 11 refreshes.
+    var requestsPerHour: Int? { refresh.map { requests + 11 * $0.requests } }
 
     var kindLabel: String {
         (shiftBased == 0 ? "legacy only" : "\(grouped(shiftBased)) shift-based") + (noTeams ? ", users in no team" : "")
@@ -108,6 +113,23 @@ func benchSync(lab: Lab, settings: BenchSettings, report: BenchReport) async thr
         let paths = run.byPath.sorted { $0.key < $1.key }.map { "\($0.key) \(grouped($0.value))" }.joined(separator: ", ")
         report.line("- \(grouped(run.schedules)) / \(grouped(run.users)), \(run.kindLabel), at \(run.rateLimit)/min: \(paths); CPU \(fmt(run.usage.userSeconds)) s user + \(fmt(run.usage.systemSeconds)) s system.")
     }
+    report.line("\n**Steady state** (issue #17): a sync every 5 minutes with `--full-every 1h` is one full read and 11 refreshes an hour. The refresh is the sync run right after the full read on the same cache, against a fresh simulator serving the same account.\n")
+    report.table(["schedules / users", "schedule kinds", "full read", "refresh", "refresh wall", "refresh peak RSS", "requests an hour", "before (12 full reads)", "share of before", "result"],
+                 runs.filter { $0.failure == nil && $0.refresh != nil }.map { run in
+        let refresh = run.refresh!
+        let hour = run.requestsPerHour ?? 0
+        let before = 12 * run.requests
+        return [
+            "\(grouped(run.schedules)) / \(grouped(run.users))", run.kindLabel, grouped(run.requests), grouped(refresh.requests),
+            "\(fmt(refresh.usage.wallSeconds)) s", "\(fmt(refresh.usage.peakRSSMiB)) MiB", grouped(hour), grouped(before),
+            "\(fmt(100 * Double(hour) / Double(max(1, before)), 1)) %", refresh.failure.map { "**failed**: \($0)" } ?? "ok",
+        ]
+    })
+    for run in runs where run.failure == nil {
+        guard let refresh = run.refresh else { continue }
+        let paths = refresh.byPath.sorted { $0.key < $1.key }.map { "\($0.key) \(grouped($0.value))" }.joined(separator: ", ")
+        report.line("- refresh of \(grouped(run.schedules)) / \(grouped(run.users)), \(run.kindLabel): \(paths); CPU \(fmt(refresh.usage.userSeconds)) s user + \(fmt(refresh.usage.systemSeconds)) s system.")
+    }
     report.line("""
         \n_How measured: requests and 429s are the simulator's own counts (every request it received, retries included). \
         Lower bound = ⌈users/100⌉ (past 10,000 users all in teams: one page of `/teams` plus ⌈members/100⌉ per team) + ⌈layer-based schedules/100⌉ \
@@ -158,10 +180,20 @@ func syncOnce(account: SimulatedAccount, rateLimit: Int, lab: Lab) async throws 
     }
     run.info = try OnCallDatabase(path: database, mustExist: true).currentSnapshotInfo()
     run.walBytes = fileSize(database + "-wal")
+
     let queue = try DatabaseQueue(path: database)
     try await queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
     try queue.close()
     run.databaseBytes = fileSize(database)
+    // The next sync on the same cache, as the timer would start it 5 minutes later: a refresh.
+    let refreshSimulator = PagerDutySimulator(account: account, options: SimulatorOptions(apiKeys: [key]))
+    let refreshRunning = try await RunningSimulator.start(refreshSimulator)
+    let (refreshUsage, refreshChild) = try await lab.sync(apiURL: refreshRunning.baseURL, key: key, database: database, rateLimit: rateLimit,
+                                                          label: label + "-refresh")
+    await refreshRunning.shutdown()
+    let refreshFailure: String? = refreshUsage.succeeded && refreshChild.stdout.contains("(refresh)") ? nil
+        : "exit \(refreshUsage.status): \(refreshChild.stdout.prefix(200)) \(refreshChild.stderr.suffix(300))"
+    run.refresh = (refreshSimulator.stats.requests, refreshUsage, refreshFailure, refreshSimulator.stats.requestsByPath)
     try? FileManager.default.removeItem(atPath: database)
     return run
 }
