@@ -183,7 +183,9 @@ import TestSupport
         await store.waitForChange(timeout: 10)
         let woken = clock.now
         let (next, committed) = try await writing.value
-        #expect(woken - committed < .seconds(1), "woken \(woken - committed) after the commit")
+        // The wait's own timeout is 10 s: a wake well before it came from the notification (a
+        // loaded machine has taken 1.2 s).
+        #expect(woken - committed < .seconds(5), "woken \(woken - committed) after the commit")
         #expect(try await store.currentSnapshotId() == next)
         await store.close()
         await cluster.shutdown()

@@ -201,7 +201,9 @@ import Glibc
             let staleness = 20.0
             let sync = try await cache.sync()
             try #require(sync.status == 0, "\(sync.stderr)")
-            let syncedAt = Date()
+            // Staleness counts from the snapshot's own finish, which a loaded machine may have
+            // reached well before the sync process exited.
+            let syncedAt = try #require(try await cache.store.currentSnapshotInfo()).finishedAt
             let email = try #require(try await cache.someoneOnCall(forAtLeast: 3600))
             let replica = try await cache.startReplica(maxStaleness: "\(Int(staleness))s")
             defer { replica.child.signal(SIGKILL) }

@@ -430,8 +430,11 @@ final class ExclusiveLockHolder: Sendable {
         child = process
         self.input = input
         output = PipeCollector(out)
-        input.fileHandleForWriting.write(Data("BEGIN EXCLUSIVE;\nINSERT INTO decision (decided_at, request_id, requester, resources, outcome, reason) VALUES (0, 'lock', '', '[]', 'lock', 'held by a test');\nSELECT 'locked';\n".utf8))
-        guard await output.wait(for: "locked", timeout: 10) else {
+        // sqlite3 has no busy timeout of its own: without one, BEGIN EXCLUSIVE fails at once while
+        // another process writes (serve's audit writer, say), the script goes on, and "locked" is
+        // printed with no lock held. Any error means the lock was not taken.
+        input.fileHandleForWriting.write(Data(".timeout 10000\nBEGIN EXCLUSIVE;\nINSERT INTO decision (decided_at, request_id, requester, resources, outcome, reason) VALUES (0, 'lock', '', '[]', 'lock', 'held by a test');\nSELECT 'lock' || 'ed';\n".utf8))
+        guard await output.wait(for: "locked", timeout: 15), !output.text.localizedCaseInsensitiveContains("error") else {
             process.terminate()
             throw LockError.notTaken(output.text)
         }
