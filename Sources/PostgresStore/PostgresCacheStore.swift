@@ -186,9 +186,11 @@ public final class PostgresCacheStore: CacheStore {
                     last_success_at = \(UnixTime.seconds(info.finishedAt)), last_attempt_at = \(UnixTime.seconds(info.startedAt))
                 WHERE id = 1
                 """, logger: logger)
-            // Deleting a snapshot deletes its rows in every roster table (ON DELETE CASCADE).
+            // Deleting a snapshot deletes its rows in every roster table (ON DELETE CASCADE). The
+            // newest full read stays too: the refreshes after it build on it.
             try await connection.perform("""
                 DELETE FROM snapshot WHERE id NOT IN (SELECT id FROM snapshot ORDER BY id DESC LIMIT \(max(1, keep)))
+                    AND id NOT IN (SELECT id FROM snapshot WHERE read_kind = 'full' ORDER BY id DESC LIMIT 1)
                 """, logger: logger)
             // Delivered at commit, and only if the transaction commits.
             try await connection.perform("SELECT pg_notify(\(SnapshotListener.channel), \(String(info.id)))", logger: logger)

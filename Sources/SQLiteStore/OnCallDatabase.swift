@@ -163,9 +163,11 @@ public final class OnCallDatabase: Sendable {
                 $0.lastSuccessAt.set(to: info.finishedAt.unixSeconds),
                 $0.lastAttemptAt.set(to: info.startedAt.unixSeconds),
             ] }
-            // Deleting a snapshot deletes its rows in every roster table (ON DELETE CASCADE).
+            // Deleting a snapshot deletes its rows in every roster table (ON DELETE CASCADE). The
+            // newest full read stays too: the refreshes after it build on it.
             let kept = SnapshotRow.select(\.id).order(\.id.desc).limit(max(1, keep))
-            try SnapshotRow.filter { !kept.contains($0.id) }.deleteAll(db)
+            let newestFull = SnapshotRow.select(\.id).filter(SnapshotRow.Columns.read == SnapshotRead.full.rawValue).order(\.id.desc).limit(1)
+            try SnapshotRow.filter { !kept.contains($0.id) && !newestFull.contains($0.id) }.deleteAll(db)
             return info
         }
     }

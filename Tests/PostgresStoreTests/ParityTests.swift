@@ -43,6 +43,27 @@ import TestSupport
         }
     }
 
+    /// Pruning keeps the newest `keep` snapshots and, whatever `keep` says, the newest full read
+    /// (the refreshes after it build on it): the same in both engines, and the read kind survives.
+    @Test func bothEnginesKeepTheNewestFullReadThroughRefreshes() async throws {
+        try await withFreshStore { postgres, _, _ in
+            let directory = try TemporaryDirectory()
+            defer { directory.cleanup() }
+            let sqlite = try OnCallDatabase(path: directory.path("cache.sqlite"))
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            var snapshot = sampleSnapshot(at: now)
+            for read in [SnapshotRead.full, .full, .refresh, .refresh, .refresh, .refresh] {
+                snapshot.info.read = read
+                _ = try sqlite.writeSnapshot(snapshot, keep: 2)
+                _ = try await postgres.writeSnapshot(snapshot, keep: 2)
+            }
+            let kept = try sqlite.snapshots()
+            #expect(kept.map(\.id) == [2, 5, 6])
+            #expect(kept.map(\.read) == [.full, .refresh, .refresh])
+            #expect(kept == (try await postgres.snapshots()))
+        }
+    }
+
     @Test func bothEnginesKeepTheSameAuditLog() async throws {
         try await withFreshStore { postgres, _, _ in
             let directory = try TemporaryDirectory()

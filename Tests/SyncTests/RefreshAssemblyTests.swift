@@ -83,9 +83,10 @@ import PagerDuty
         let shorter = Syncer(client: client, store: SQLiteCacheStore(database), options: SyncOptions(horizon: 86_400))
         #expect(reason(try await shorter.plan(now: now, fullEvery: 3600)) == "--lookback or --horizon changed")
 
-        // Only refreshes kept (the full read pruned): nothing to build on.
+        // Refreshes past `keep` never prune the full read they build on.
         contents.info.read = .refresh
-        for _ in 0..<5 { _ = try database.writeSnapshot(contents, keep: 5) }
-        #expect(reason(try await syncer.plan(now: now, fullEvery: 3600)) == "no full read kept")
+        for _ in 0..<5 { _ = try database.writeSnapshot(contents, keep: 2) }
+        #expect(try database.snapshots().map(\.read) == [.full, .refresh, .refresh])
+        #expect(reason(try await syncer.plan(now: now, fullEvery: 3600)) == "refresh")
     }
 }
