@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import OnCallStore
 import PagerDuty
 
@@ -131,6 +132,24 @@ struct ScheduleListing {
             let kind: ScheduleKind = target.type?.hasPrefix("schedule_v3") == true ? .shiftBased : .layerBased
             entries.append(Entry(id: target.id, kind: kind, isListed: false, name: target.summary))
         }
+    }
+}
+
+extension ScheduleListing {
+    /// Only the schedules `scope` names by id or name (all of them for nil); a name or id that
+    /// matches nothing is logged, as the allow-list itself then approves nobody through it.
+    func scoped(to scope: Set<String>?, logger: Logger) -> ScheduleListing {
+        guard let scope else { return self }
+        var scoped = self
+        scoped.entries = entries.filter { scope.contains($0.id) || $0.name.map(scope.contains) == true }
+        let matched = Set(scoped.entries.flatMap { [$0.id] + ($0.name.map { [$0] } ?? []) })
+        let unmatched = scope.subtracting(matched)
+        if !unmatched.isEmpty {
+            logger.warning("AUTO_APPROVAL_PAGERDUTY_SCHEDULES names schedules PagerDuty does not list", metadata: [
+                "unmatched": "\(unmatched.sorted().joined(separator: ", "))",
+            ])
+        }
+        return scoped
     }
 }
 

@@ -12,11 +12,6 @@ public enum SyncPlan: Sendable {
     /// describe exactly (`RefreshAssembly.schedulesDescribedByOnCalls`).
     case refresh(previous: SnapshotContents, describedByOnCalls: Set<String>)
 
-    public var isFull: Bool {
-        if case .full = self { return true }
-        return false
-    }
-
     public var summary: String {
         switch self {
         case .full(let reason): "full read (\(reason))"
@@ -24,6 +19,11 @@ public enum SyncPlan: Sendable {
             "refresh on snapshot \(previous.info.id) (\(described.count) of \(previous.schedules.count) schedules from /oncalls)"
         }
     }
+}
+
+/// A refresh that would cost about as much as a full read; `Syncer.run` reads everything instead.
+struct RefreshDeclined: Error {
+    var reason: String
 }
 
 extension Syncer {
@@ -71,10 +71,10 @@ extension Syncer {
         async let policiesReply = client.escalationPolicies()
         let (layerBasedList, shiftBasedList) = try await schedulesReply
         let policies = Self.unique(try await policiesReply, by: \.id)
-        let listing = ScheduleListing(layerBased: layerBasedList, shiftBased: shiftBasedList, policies: policies)
+        let listing = ScheduleListing(layerBased: layerBasedList, shiftBased: shiftBasedList, policies: policies).scoped(to: options.scope, logger: logger)
 
         report("on-call entries", 0, 1)
-        let onCalls = Set(try await self.onCalls(policyIds: policies.map(\.id), since: since, until: until, includeUsers: true))
+        let onCalls = Set(try await scopedOnCalls(listing, policies: policies, since: since, until: until, includeUsers: true))
 
         // A schedule is read from /oncalls only when some policy still reaches it, it was
         // described exactly at the last full read, and it is still of the kind it was (an upgrade in
@@ -89,6 +89,11 @@ extension Syncer {
             } else {
                 whole.append(entry)
             }
+        }
+        // A refresh that would read most schedules whole (a new scope, most schedules upgraded) costs
+        // as much as a full read and would build on little: read everything instead.
+        if whole.count > max(10, listing.entries.count / 4) {
+            throw RefreshDeclined(reason: "\(whole.count) of \(listing.entries.count) schedules would be read whole")
         }
         let chunks = Self.chunks(from: windowStart, to: windowEnd, longest: options.maxRequestWindow)
         let rows = try await fetchScheduleDetails(whole, chunks: chunks, report: report)

@@ -48,6 +48,9 @@ public struct SyncOptions: Sendable {
     /// AUTO_APPROVAL_WINDOW_BEFORE ahead) plus the time until the snapshot is next replaced.
     public var refreshBehind: TimeInterval
     public var refreshAhead: TimeInterval
+    /// Schedule ids or names (AUTO_APPROVAL_PAGERDUTY_SCHEDULES): when set, only these schedules'
+    /// details and on-call entries are read, since no decision looks at any other. Nil: every one.
+    public var scope: Set<String>?
 
     public init(lookback: TimeInterval = 86_400, horizon: TimeInterval = 7 * 86_400, keep: Int = 96,
                 timeout: TimeInterval = 900, maxRequestWindow: TimeInterval = 90 * 86_400,
@@ -59,6 +62,7 @@ public struct SyncOptions: Sendable {
         self.maxRequestWindow = maxRequestWindow
         self.refreshBehind = refreshBehind
         self.refreshAhead = refreshAhead
+        self.scope = nil
     }
 }
 
@@ -103,9 +107,14 @@ public struct Syncer: Sendable {
             let contents = try await withTimeout(seconds: remaining) {
                 switch plan {
                 case .full:
-                    try await self.fetch(now: now, started: started, progress: progress)
+                    return try await self.fetch(now: now, started: started, progress: progress)
                 case .refresh(let previous, let describedByOnCalls):
-                    try await self.refresh(previous: previous, describedByOnCalls: describedByOnCalls, now: now, started: started, progress: progress)
+                    do {
+                        return try await self.refresh(previous: previous, describedByOnCalls: describedByOnCalls, now: now, started: started, progress: progress)
+                    } catch let declined as RefreshDeclined {
+                        logger.notice("reading everything instead of refreshing", metadata: ["reason": "\(declined.reason)"])
+                        return try await self.fetch(now: now, started: started, progress: progress)
+                    }
                 }
             }
             do {
@@ -135,6 +144,8 @@ public struct Syncer: Sendable {
         let report = reporter(progress)
 
         report("users, schedules, escalation policies", 0, 3)
+        // Users are listed even when the sync is scoped: someone outside the allowed schedules is
+        // then refused as not on call, as without a scope, rather than as unknown.
         async let usersReply = fetchUsers()
         async let schedulesReply = fetchScheduleLists()
         async let policiesReply = client.escalationPolicies()
@@ -142,7 +153,7 @@ public struct Syncer: Sendable {
         let users = Self.unique(listedUsers, by: \.id)
         let (layerBasedList, shiftBasedList) = try await schedulesReply
         let policies = Self.unique(try await policiesReply, by: \.id)
-        let listing = ScheduleListing(layerBased: layerBasedList, shiftBased: shiftBasedList, policies: policies)
+        let listing = ScheduleListing(layerBased: layerBasedList, shiftBased: shiftBasedList, policies: policies).scoped(to: options.scope, logger: logger)
         logger.debug("lists fetched", metadata: [
             "users": "\(users.count)", "schedules": "\(listing.entries.count)", "shift_based": "\(shiftBasedList.count)",
             "policies": "\(policies.count)",
@@ -154,7 +165,7 @@ public struct Syncer: Sendable {
         report("on-call entries", 0, 1)
         var onCalls = Set<Wire.OnCall>()
         for chunk in chunks {
-            onCalls.formUnion(try await self.onCalls(policyIds: policies.map(\.id), since: chunk.0, until: chunk.1))
+            onCalls.formUnion(try await scopedOnCalls(listing, policies: policies, since: chunk.0, until: chunk.1))
         }
 
         let replies = FetchedReplies(users: users, listing: listing, rows: rows, policies: policies, onCalls: onCalls)
@@ -198,6 +209,21 @@ public struct Syncer: Sendable {
         contents.info.apiRequests = usage.requests
         contents.info.rateLimited = usage.rateLimited
         return contents
+    }
+
+    /// `/oncalls` for [since, until): every policy's, or, when the sync is scoped, those of the
+    /// policies that reach a scoped schedule, keeping only entries of those schedules and direct
+    /// user targets.
+    func scopedOnCalls(_ listing: ScheduleListing, policies: [Wire.EscalationPolicy], since: Date, until: Date,
+                       includeUsers: Bool = false) async throws -> [Wire.OnCall] {
+        guard options.scope != nil else {
+            return try await onCalls(policyIds: policies.map(\.id), since: since, until: until, includeUsers: includeUsers)
+        }
+        let ids = Set(listing.entries.map(\.id))
+        let reaching = policies.filter { policy in policy.escalationRules.contains { $0.targets.contains { ids.contains($0.id) } } }.map(\.id)
+        guard !reaching.isEmpty else { return [] }
+        return try await onCalls(policyIds: reaching, since: since, until: until, narrowed: true, includeUsers: includeUsers)
+            .filter { $0.schedule.map { ids.contains($0.id) } ?? true }
     }
 
     /// Every user, and whether they were read team by team. PagerDuty cannot page past 10,000

@@ -72,6 +72,9 @@ struct SyncCommand: AsyncParsableCommand {
     @Flag(help: "Read everything now, whatever --full-every says.")
     var full = false
 
+    @Flag(help: "Read every schedule even when AUTO_APPROVAL_PAGERDUTY_SCHEDULES limits approvals to some (for drift reports and /v1/oncall lookups of the others).")
+    var allSchedules = false
+
     @Flag(help: "Print nothing but errors.")
     var quiet = false
 
@@ -162,8 +165,10 @@ struct SyncCommand: AsyncParsableCommand {
         // --max-staleness, 15 min by default). Variables `serve` would refuse leave the defaults here;
         // `serve` and `check` report them.
         let policy = (try? ApprovalPolicy.fromEnvironment()) ?? ApprovalPolicy()
-        let options = SyncOptions(lookback: lookback.seconds, horizon: horizon.seconds, keep: keep, timeout: timeout.seconds,
+        var options = SyncOptions(lookback: lookback.seconds, horizon: horizon.seconds, keep: keep, timeout: timeout.seconds,
                                   refreshBehind: policy.windowAfter + 3600, refreshAhead: policy.maxDuration + policy.windowBefore + 2 * 3600)
+        // With an allow-list, no decision looks at another schedule: only those are read.
+        if !allSchedules, !policy.allowedSchedules.isEmpty { options.scope = Set(policy.allowedSchedules) }
         let syncer = Syncer(client: client, store: store, options: options, logger: logger)
         let showProgress = !quiet && isatty(STDERR_FILENO) == 1
         let started = Date()
@@ -175,7 +180,7 @@ struct SyncCommand: AsyncParsableCommand {
             if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
             if !quiet {
                 let seconds = Date().timeIntervalSince(started)
-                print("synced snapshot \(info.id) (\(plan.isFull ? "full read" : "refresh")): \(info.userCount) users, \(info.scheduleCount) schedules (\(info.shiftBasedScheduleCount) shift-based), \(info.shiftCount) shifts, "
+                print("synced snapshot \(info.id) (\(info.read == .full ? "full read" : "refresh")): \(info.userCount) users, \(info.scheduleCount) schedules (\(info.shiftBasedScheduleCount) shift-based), \(info.shiftCount) shifts, "
                       + "\(info.policyCount) escalation policies, \(info.onCallCount) on-call entries; "
                       + "\(info.apiRequests) API requests, \(info.rateLimited) answered 429; \(String(format: "%.1f", seconds))s")
             }

@@ -157,6 +157,48 @@ import Timestamps
         }
     }
 
+    /// With an allow-list, sync reads only the allowed schedules (one by id, one shift-based by
+    /// name); decisions equal those from a cache of every schedule, after the first sync and after
+    /// a refresh that follows a swap.
+    @Test(.timeLimit(.minutes(3)))
+    func anAllowListNarrowsWhatSyncReadsAndNotTheDecisions() async throws {
+        let now = Date()
+        let account = SimulatedAccount.generate(users: 400, schedules: 24, seed: 31, now: now, v3Share: 0.5)
+        let byId = try #require(account.schedules.first { $0.kind == .layerBased })
+        let byName = try #require(account.schedules.first { $0.kind == .shiftBased })
+        let allow = ["AUTO_APPROVAL_PAGERDUTY_SCHEDULES": "\(byId.id), \(byName.name)"]
+        try await withSimulator(account) { running, directory in
+            let scoped = directory.path("scoped.sqlite")
+            let environment = allow.merging(["PAGERDUTY_KEY": testAPIKey, "PAGERDUTY_API_URL": running.baseURL.absoluteString]) { $1 }
+            var requests: [Int] = []
+            for round in 0..<2 {
+                if round == 1 {
+                    running.simulator.updateAccount { account in
+                        let index = account.schedules.firstIndex { $0.id == byId.id }!
+                        account.schedules[index].layers[0].userIds.reverse()
+                    }
+                }
+                running.simulator.resetStats()
+                let sync = try await run(["sync", "--database", scoped], environment: environment)
+                try #require(sync.status == 0, "\(sync.stderr)")
+                #expect(sync.stdout.contains(round == 0 ? "(full read)" : "(refresh)"), "\(sync.stdout)")
+                #expect((running.simulator.stats.requestsByPath["/schedules/{id}"] ?? 0) + (running.simulator.stats.requestsByPath["/v3/schedules/{id}"] ?? 0) <= 2,
+                        "only the allowed schedules' details: \(running.simulator.stats.requestsByPath)")
+                requests.append(running.simulator.stats.requests)
+                let everything = directory.path("everything-\(round).sqlite")
+                let full = try await run(["sync", "--full", "--all-schedules", "--database", everything], environment: environment)
+                try #require(full.status == 0, "\(full.stderr)")
+                let contents = try #require(try OnCallDatabase(path: scoped, mustExist: true).currentSnapshot())
+                #expect(Set(contents.schedules.map(\.id)) == [byId.id, byName.id])
+                let at = Date(unixSeconds: Date().unixSeconds + 60)
+                let policy = try ApprovalPolicy(environment: allow)
+                let differences = try Self.decisionDifferences(scoped, everything, at: at, horizon: contents.info.windowEnd, policy: policy)
+                #expect(differences.isEmpty, "round \(round): \(differences.prefix(3))")
+            }
+            print("[refresh] allow-list of 2 schedules: \(requests[0]) requests for the first sync, \(requests[1]) for a refresh")
+        }
+    }
+
     /// `check --format json` as compared: without the snapshot id (it differs between the two
     /// caches), and with a stretch end at or past `horizon` read as "open" (then the reason, which
     /// names that end, is left out too).
@@ -172,9 +214,10 @@ import Timestamps
     }
 
     /// Every user's decision at `at` from each cache (the default policy), where they differ.
-    static func decisionDifferences(_ first: String, _ second: String, at: Date, horizon: Date) throws -> [String] {
+    static func decisionDifferences(_ first: String, _ second: String, at: Date, horizon: Date,
+                                    policy: ApprovalPolicy = ApprovalPolicy()) throws -> [String] {
         let snapshots = try [first, second].map { path in try #require(try OnCallDatabase(path: path, mustExist: true).currentSnapshot()) }
-        let indexes = snapshots.map { OnCallIndex($0, policy: ApprovalPolicy()) }
+        let indexes = snapshots.map { OnCallIndex($0, policy: policy) }
         let emails = Set(snapshots.flatMap { $0.users.map { $0.email.lowercased() } })
         return emails.sorted().compactMap { email in
             let decisions = indexes.map { Decider.decide(email: email, requestedDuration: nil, now: at, index: $0) }
