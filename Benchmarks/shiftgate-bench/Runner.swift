@@ -36,11 +36,12 @@ struct Lab: Sendable {
     var hasWrk: Bool { FileManager.default.isExecutableFile(atPath: wrk) }
 
     /// Runs the real `shiftgate sync` as a child and reaps it with its rusage.
-    func sync(apiURL: URL, key: String, database: String, rateLimit: Int, label: String, extra: [String] = []) async throws -> (ChildUsage, ChildProcess) {
+    func sync(apiURL: URL, key: String, database: String, rateLimit: Int, label: String, extra: [String] = [],
+              environment: [String: String] = [:]) async throws -> (ChildUsage, ChildProcess) {
         let child = try ChildProcess.spawnMeasured(shiftgate, [
             "sync", "--database", database, "--api-url", apiURL.absoluteString, "--rate-limit", String(rateLimit),
             "--lookback", "1d", "--horizon", "7d", "--timeout", "30m",
-        ] + extra, environment: ["PAGERDUTY_KEY": key, "LOG_LEVEL": "warning"],
+        ] + extra, environment: environment.merging(["PAGERDUTY_KEY": key, "LOG_LEVEL": "warning"]) { $1 },
             stdoutPath: path("\(label).out"), stderrPath: path("\(label).err"))
         return (await child.wait(), child)
     }

@@ -31,7 +31,8 @@ struct SyncRun {
     /// window is one chunk) plus one for the overrides of each shift-based schedule that shows some,
     /// and pages of /oncalls: what any client must spend.
     var lowerBound: Int? {
-        guard let info else { return nil }
+        // An allow-listed sync reads a few schedules: the bound below is for reading them all.
+        guard let info, allowListed == 0 else { return nil }
         func pages(_ count: Int, _ size: Int = 100) -> Int { max(1, (count + size - 1) / size) }
         let shiftBasedListPages = shiftBased == 0 ? 1 : pages(shiftBased, 1000)
         return userPages + pages(schedules - shiftBased) + shiftBasedListPages + pages(policies) + schedules
@@ -40,6 +41,8 @@ struct SyncRun {
 
     /// True when every user is in no team.
     var noTeams = false
+    /// Schedules in AUTO_APPROVAL_PAGERDUTY_SCHEDULES for this run (0: none).
+    var allowListed = 0
     /// The sync right after the full read, on the same cache: a refresh.
     var refresh: (requests: Int, usage: ChildUsage, failure: String?, byPath: [String: Int])?
 
@@ -48,6 +51,7 @@ struct SyncRun {
 
     var kindLabel: String {
         (shiftBased == 0 ? "legacy only" : "\(grouped(shiftBased)) shift-based") + (noTeams ? ", users in no team" : "")
+            + (allowListed > 0 ? ", allow-list of \(allowListed)" : "")
     }
 
     /// Past 10,000 users, when every user is in a team: one page of `/teams` and each team's pages.
@@ -78,6 +82,17 @@ func benchSync(lab: Lab, settings: BenchSettings, report: BenchReport) async thr
             runs.append(try await syncOnce(account: account, rateLimit: plan.rateLimit, lab: lab))
             let run = runs[runs.count - 1]
             report.progress("  \(run.requests) requests, \(run.rateLimited) × 429, \(fmt(run.usage.wallSeconds)) s, \(fmt(run.usage.peakRSSMiB)) MiB\(run.failure.map { " — " + $0 } ?? "")")
+        }
+    }
+    if settings.syncAllowList > 0, let rateLimit = settings.syncRateLimits.first {
+        for size in settings.syncSizes where size.users <= settings.syncV3MaxUsers {
+            let account = SimulatedAccount.generate(users: size.users, schedules: size.schedules, seed: 11, now: Date())
+            let allowed = account.schedules.prefix(settings.syncAllowList).map(\.id)
+            report.progress("sync: \(size.schedules) schedules / \(size.users) users with an allow-list of \(allowed.count) at --rate-limit \(rateLimit)")
+            var run = try await syncOnce(account: account, rateLimit: rateLimit, lab: lab, allowList: allowed)
+            run.allowListed = allowed.count
+            runs.append(run)
+            report.progress("  \(run.requests) requests, refresh \(run.refresh?.requests ?? -1)\(run.failure.map { " — " + $0 } ?? "")")
         }
     }
     for size in settings.syncNoTeamSizes {
@@ -144,16 +159,18 @@ func benchSync(lab: Lab, settings: BenchSettings, report: BenchReport) async thr
         """)
 }
 
-func syncOnce(account: SimulatedAccount, rateLimit: Int, lab: Lab) async throws -> SyncRun {
+func syncOnce(account: SimulatedAccount, rateLimit: Int, lab: Lab, allowList: [String] = []) async throws -> SyncRun {
+    let environment = allowList.isEmpty ? [:] : ["AUTO_APPROVAL_PAGERDUTY_SCHEDULES": allowList.joined(separator: ",")]
     let key = "sync-key"
     let simulator = PagerDutySimulator(account: account, options: SimulatorOptions(apiKeys: [key]))
     let running = try await RunningSimulator.start(simulator)
     // One database per run: the kind of account is in the name, so each run starts from a fresh file.
     let shiftBasedCount = account.schedules.filter { $0.kind == .shiftBased }.count
     let inNoTeam = account.users.filter(\.teamIds.isEmpty).count
-    let label = "sync-\(account.schedules.count)x\(account.users.count)-v3-\(shiftBasedCount)-noteam-\(inNoTeam)-\(rateLimit)"
+    let label = "sync-\(account.schedules.count)x\(account.users.count)-v3-\(shiftBasedCount)-noteam-\(inNoTeam)-allow-\(allowList.count)-\(rateLimit)"
     let database = lab.path("\(label).sqlite")
-    let (usage, child) = try await lab.sync(apiURL: running.baseURL, key: key, database: database, rateLimit: rateLimit, label: label)
+    let (usage, child) = try await lab.sync(apiURL: running.baseURL, key: key, database: database, rateLimit: rateLimit, label: label,
+                                            environment: environment)
     let stats = simulator.stats
     await running.shutdown()
 
@@ -189,7 +206,7 @@ func syncOnce(account: SimulatedAccount, rateLimit: Int, lab: Lab) async throws 
     let refreshSimulator = PagerDutySimulator(account: account, options: SimulatorOptions(apiKeys: [key]))
     let refreshRunning = try await RunningSimulator.start(refreshSimulator)
     let (refreshUsage, refreshChild) = try await lab.sync(apiURL: refreshRunning.baseURL, key: key, database: database, rateLimit: rateLimit,
-                                                          label: label + "-refresh")
+                                                          label: label + "-refresh", environment: environment)
     await refreshRunning.shutdown()
     let refreshFailure: String? = refreshUsage.succeeded && refreshChild.stdout.contains("(refresh)") ? nil
         : "exit \(refreshUsage.status): \(refreshChild.stdout.prefix(200)) \(refreshChild.stderr.suffix(300))"

@@ -44,6 +44,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Sizes (SCHEDULESxUSERS, comma-separated) also synced with every user in no team, at the first --sync-rate-limits value; past 10,000 users PagerDuty cannot page /users and teams do not help (default: full 1000x10012; quick none; \"none\" for none).")
     var syncNoTeamSizes: String?
 
+    @Option(help: "Also sync the sizes up to --sync-v3-max-users with AUTO_APPROVAL_PAGERDUTY_SCHEDULES naming this many schedules (0 for none).")
+    var syncAllowList = 5
+
     @Option(help: "Schedules in the account behind the webhook's cache (and the under-sync and drift runs).")
     var webhookSchedules = 1000
 
@@ -115,7 +118,7 @@ struct BenchCommand: ParsableCommand {
         return BenchSettings(
             quick: quick, sections: selected, syncSizes: try parsedSizes(),
             syncRateLimits: syncRateLimits.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) },
-            syncV3Share: syncV3Share, syncV3MaxUsers: syncV3MaxUsers,
+            syncV3Share: syncV3Share, syncV3MaxUsers: syncV3MaxUsers, syncAllowList: syncAllowList,
             syncNoTeamSizes: try Self.sizes(syncNoTeamSizes ?? (quick ? "none" : "1000x10012"), option: "--sync-no-team-sizes"),
             webhookSchedules: webhookSchedules, webhookUsers: webhookUsers, allowedSchedules: allowedSchedules, rate: rate,
             wrkSeconds: quick ? 5 : 15, fixedRateSeconds: quick ? 5 : 30, underSyncIdleSeconds: quick ? 5 : 15,
@@ -146,6 +149,8 @@ struct BenchSettings: Sendable {
     var syncRateLimits: [Int]
     var syncV3Share: Double
     var syncV3MaxUsers: Int
+    /// Schedules in the allow-list of the extra runs (0: none).
+    var syncAllowList: Int
     /// Accounts synced with every user in no team.
     var syncNoTeamSizes: [(schedules: Int, users: Int)]
     var webhookSchedules: Int
