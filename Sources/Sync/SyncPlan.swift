@@ -119,7 +119,10 @@ extension Syncer {
             let batch = 100
             for first in stride(from: 0, to: continuing.count, by: batch) {
                 let people = Array(continuing[first..<min(first + batch, continuing.count)])
-                continuingOnCalls.formUnion(try await client.onCalls(since: until, until: windowEnd, userIds: people))
+                // `/oncalls` answers at most 90 days at a time (a long --horizon is split).
+                for (from, to) in Self.chunks(from: until, to: windowEnd, longest: options.maxRequestWindow) {
+                    continuingOnCalls.formUnion(try await client.onCalls(since: from, until: to, userIds: people))
+                }
             }
         }
         let replies = RefreshReplies(listing: listing, policies: policies, onCalls: onCalls, since: since, until: until,
