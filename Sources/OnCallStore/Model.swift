@@ -147,7 +147,6 @@ public struct OnCall: Sendable, Hashable, Codable {
     }
 }
 
-/// What a sync saw and spent, written with the snapshot.
 /// How a sync read a snapshot.
 public enum SnapshotRead: String, Sendable, Hashable, Codable {
     /// Every list and every schedule's detail for the whole window.
@@ -156,6 +155,7 @@ public enum SnapshotRead: String, Sendable, Hashable, Codable {
     case refresh
 }
 
+/// What a sync saw and spent, written with the snapshot.
 public struct SnapshotInfo: Sendable, Hashable, Codable {
     public var id: Int64
     public var startedAt: Date

@@ -266,25 +266,13 @@ public final class PagerDutyClient: Sendable {
         guard first.more else { return PagesRead(items: first.items, total: first.total, pages: 1) }
         if let total = first.total, total > 0 {
             guard total <= Self.maxOffset else { throw PagerDutyError.listTooLong(path: path) }
-            let offsets = Array(stride(from: limit, to: total, by: limit))
-            let pages = try await withThrowingTaskGroup(of: (Int, [Item], Bool).self) { group in
-                for offset in offsets {
-                    group.addTask {
-                        let next: Page<Item> = try await self.page(path, itemsKey: itemsKey, query: query, offset: offset, limit: limit, total: false)
-                        return (offset, next.items, next.more)
-                    }
-                }
-                var collected: [(Int, [Item], Bool)] = []
-                for try await result in group { collected.append(result) }
-                return collected.sorted { $0.0 < $1.0 }
-            }
-            var items = first.items
-            for (_, pageItems, _) in pages { items += pageItems }
-            var read = PagesRead(items: items, total: total, pages: 1 + pages.count)
+            let pages: [Page<Item>] = try await concurrentPages(path, itemsKey: itemsKey, query: query,
+                                                                offsets: Array(stride(from: limit, to: total, by: limit)))
+            var read = PagesRead(items: first.items + pages.flatMap(\.items), total: total, pages: 1 + pages.count)
             // The list grew while we read it: carry on sequentially from where the known total ended
             // (the check afterwards then reads it again).
-            if let last = pages.last, last.2 {
-                let more: PagesRead<Item> = try await sequentialPages(path, itemsKey: itemsKey, query: query, from: last.0 + limit)
+            if pages.last?.more == true {
+                let more: PagesRead<Item> = try await sequentialPages(path, itemsKey: itemsKey, query: query, from: limit * (1 + pages.count))
                 read.items += more.items
                 read.pages += more.pages
             }
@@ -294,24 +282,30 @@ public final class PagerDutyClient: Sendable {
         return PagesRead(items: first.items + rest.items, total: nil, pages: 1 + rest.pages)
     }
 
-    /// Every page offset paging can reach, concurrently (bounded by `concurrency`): the first page
-    /// asks for `total`, the rest stop at PagerDuty's 10,000 cap on offset + limit.
+    /// Every page offset paging can reach: the first page asks for `total`, the rest (concurrently)
+    /// stop at PagerDuty's 10,000 cap on offset + limit.
     private func reachablePages<Item: Decodable & Sendable>(_ path: String, itemsKey: String, query: [URLQueryItem] = []) async throws -> [Item] {
         let limit = Self.pageLimit
         let first: Page<Item> = try await page(path, itemsKey: itemsKey, query: query, offset: 0, limit: limit, total: true)
         guard first.more else { return first.items }
         let end = min(first.total ?? Self.maxOffset, Self.maxOffset)
-        let offsets = Array(stride(from: limit, to: end, by: limit)).filter { $0 + limit <= Self.maxOffset }
-        return try await withThrowingTaskGroup(of: (Int, [Item]).self) { group in
+        let pages: [Page<Item>] = try await concurrentPages(path, itemsKey: itemsKey, query: query, offsets: Array(stride(from: limit, to: end, by: limit)))
+        return first.items + pages.flatMap(\.items)
+    }
+
+    /// The pages at `offsets`, fetched concurrently (the client bounds requests in flight), in the
+    /// order of their offsets.
+    private func concurrentPages<Item: Decodable & Sendable>(_ path: String, itemsKey: String, query: [URLQueryItem],
+                                                            offsets: [Int]) async throws -> [Page<Item>] {
+        try await withThrowingTaskGroup(of: (Int, Page<Item>).self) { group in
             for offset in offsets {
                 group.addTask {
-                    let next: Page<Item> = try await self.page(path, itemsKey: itemsKey, query: query, offset: offset, limit: limit, total: false)
-                    return (offset, next.items)
+                    (offset, try await self.page(path, itemsKey: itemsKey, query: query, offset: offset, limit: Self.pageLimit, total: false))
                 }
             }
-            var pages: [(Int, [Item])] = []
+            var pages: [(Int, Page<Item>)] = []
             for try await page in group { pages.append(page) }
-            return first.items + pages.sorted { $0.0 < $1.0 }.flatMap(\.1)
+            return pages.sorted { $0.0 < $1.0 }.map(\.1)
         }
     }
 

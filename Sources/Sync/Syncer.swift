@@ -436,7 +436,6 @@ private final class Outcome<T: Sendable>: Sendable {
         var continuation: CheckedContinuation<T, any Error>?
         var result: Result<T, any Error>?
         var cleanup: (@Sendable () -> Void)?
-        var done = false
     }
 
     private let state = Mutex(State())
@@ -452,7 +451,7 @@ private final class Outcome<T: Sendable>: Sendable {
 
     func whenFinished(_ cleanup: @escaping @Sendable () -> Void) {
         let runNow = state.withLock { state -> Bool in
-            guard !state.done else { return true }
+            guard state.result == nil else { return true }
             state.cleanup = cleanup
             return false
         }
@@ -461,8 +460,7 @@ private final class Outcome<T: Sendable>: Sendable {
 
     func finish(_ result: Result<T, any Error>) {
         let (continuation, cleanup) = state.withLock { state -> (CheckedContinuation<T, any Error>?, (@Sendable () -> Void)?) in
-            guard !state.done else { return (nil, nil) }
-            state.done = true
+            guard state.result == nil else { return (nil, nil) }
             state.result = result
             defer { state.continuation = nil; state.cleanup = nil }
             return (state.continuation, state.cleanup)
