@@ -36,13 +36,20 @@ public struct Schedule: Sendable, Hashable, Codable {
     public var timeZone: String
     public var description: String
     public var kind: ScheduleKind
+    /// Sync's bookkeeping, not PagerDuty's: whether the last time this schedule's detail was read,
+    /// `/oncalls` gave the same shifts for it, one for one, over the span both covered. Refreshes
+    /// read `/oncalls` instead of the detail only for a schedule marked true. Nil: not known (a
+    /// snapshot written before Shiftgate recorded it).
+    public var describedByOnCalls: Bool?
 
-    public init(id: String, name: String, timeZone: String, description: String = "", kind: ScheduleKind = .layerBased) {
+    public init(id: String, name: String, timeZone: String, description: String = "", kind: ScheduleKind = .layerBased,
+                describedByOnCalls: Bool? = nil) {
         self.id = id
         self.name = name
         self.timeZone = timeZone
         self.description = description
         self.kind = kind
+        self.describedByOnCalls = describedByOnCalls
     }
 }
 

@@ -185,6 +185,10 @@ enum PostgresSchema {
         Migration(version: 2, description: "how each snapshot was read (full or refresh)", statements: [
             "ALTER TABLE snapshot ADD COLUMN read_kind TEXT NOT NULL DEFAULT 'full' CHECK (read_kind IN ('full', 'refresh'))",
         ]),
+        // NULL for the rows of older snapshots: not known, so the next sync reads everything.
+        Migration(version: 3, description: "whether /oncalls describes each schedule", statements: [
+            "ALTER TABLE schedule ADD COLUMN described_by_oncalls BOOLEAN",
+        ]),
     ]
 
     /// The advisory lock key that `migrate` holds: "SHIFTG" in ASCII, then 2 (the sync lock is 1),

@@ -54,10 +54,10 @@ enum SnapshotRows {
         let schedules = lastOfEach(contents.schedules, key: \.id)
         if !schedules.isEmpty {
             try await connection.perform("""
-                INSERT INTO schedule (snapshot_id, id, name, time_zone, description, kind)
+                INSERT INTO schedule (snapshot_id, id, name, time_zone, description, kind, described_by_oncalls)
                 SELECT \(id), * FROM UNNEST(\(schedules.map(\.id))::text[], \(schedules.map(\.name))::text[],
                                             \(schedules.map(\.timeZone))::text[], \(schedules.map(\.description))::text[],
-                                            \(schedules.map(\.kind.rawValue))::text[])
+                                            \(schedules.map(\.kind.rawValue))::text[], \(NullableArray(schedules.map(\.describedByOnCalls)))::boolean[])
                 """, logger: logger)
         }
         // A member listed twice is kept once (SQLite's INSERT OR IGNORE).
@@ -173,11 +173,12 @@ enum SnapshotRows {
         ).decode((String, String, String, String).self) {
             contents.users.append(User(id: userId, name: name, email: email, timeZone: timeZone))
         }
-        for try await (scheduleId, name, timeZone, description, kind) in try await connection.query(
-            "SELECT id, name, time_zone, description, kind FROM schedule WHERE snapshot_id = \(id) ORDER BY id", logger: logger
-        ).decode((String, String, String, String, String).self) {
+        for try await (scheduleId, name, timeZone, description, kind, described) in try await connection.query(
+            "SELECT id, name, time_zone, description, kind, described_by_oncalls FROM schedule WHERE snapshot_id = \(id) ORDER BY id", logger: logger
+        ).decode((String, String, String, String, String, Bool?).self) {
             contents.schedules.append(Schedule(
-                id: scheduleId, name: name, timeZone: timeZone, description: description, kind: ScheduleKind(rawValue: kind) ?? .layerBased))
+                id: scheduleId, name: name, timeZone: timeZone, description: description, kind: ScheduleKind(rawValue: kind) ?? .layerBased,
+                describedByOnCalls: described))
         }
         for try await (scheduleId, userId) in try await connection.query(
             "SELECT schedule_id, user_id FROM schedule_member WHERE snapshot_id = \(id) ORDER BY schedule_id, user_id", logger: logger

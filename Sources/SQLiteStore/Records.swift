@@ -132,6 +132,7 @@ struct ScheduleRow: FetchableRecord, PersistableRecord {
         static let timeZone = Column("time_zone")
         static let description = Column("description")
         static let kind = Column("kind")
+        static let describedByOnCalls = Column("described_by_oncalls")
     }
 
     init(snapshotId: Int64, _ schedule: Schedule) {
@@ -143,7 +144,7 @@ struct ScheduleRow: FetchableRecord, PersistableRecord {
         snapshotId = row[Columns.snapshotId]
         schedule = Schedule(
             id: row[Columns.id], name: row[Columns.name], timeZone: row[Columns.timeZone], description: row[Columns.description],
-            kind: ScheduleKind(rawValue: row[Columns.kind]) ?? .layerBased)
+            kind: ScheduleKind(rawValue: row[Columns.kind]) ?? .layerBased, describedByOnCalls: row[Columns.describedByOnCalls])
     }
 
     func encode(to container: inout PersistenceContainer) {
@@ -153,6 +154,7 @@ struct ScheduleRow: FetchableRecord, PersistableRecord {
         container[Columns.timeZone] = schedule.timeZone
         container[Columns.description] = schedule.description
         container[Columns.kind] = schedule.kind.rawValue
+        container[Columns.describedByOnCalls] = schedule.describedByOnCalls
     }
 }
 

@@ -202,6 +202,12 @@ enum Schema {
                 ALTER TABLE snapshot ADD COLUMN read_kind TEXT NOT NULL DEFAULT 'full' CHECK (read_kind IN ('full', 'refresh'));
                 """)
         }
+        migrator.registerMigration("v5: whether /oncalls describes each schedule") { db in
+            // NULL for the rows of older snapshots: not known, so the next sync reads everything.
+            try db.execute(sql: """
+                ALTER TABLE schedule ADD COLUMN described_by_oncalls INTEGER CHECK (described_by_oncalls IN (0, 1));
+                """)
+        }
         return migrator
     }
 }

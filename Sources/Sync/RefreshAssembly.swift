@@ -20,6 +20,8 @@ struct RefreshReplies: Sendable {
     var continuingOnCalls: Set<Wire.OnCall> = []
     /// Details read whole for the window, by schedule id (the other schedules).
     var rows: [String: ScheduleRows]
+    /// Every user listed (a wide refresh); nil: the previous snapshot's users are kept.
+    var users: [Wire.User]? = nil
 }
 
 /// The previous snapshot plus a refresh's replies → the next snapshot. Pure.
@@ -59,8 +61,30 @@ enum RefreshAssembly {
         return Set(full.schedules.map(\.id).filter { targeted.contains($0) && fromOnCalls[$0, default: []] == fromDetails[$0, default: []] })
     }
 
+    /// `full`'s schedules, each marked with whether `/oncalls` describes it (a full read's own check).
+    static func markingDescribedByOnCalls(_ full: SnapshotContents) -> [Schedule] {
+        let described = schedulesDescribedByOnCalls(full)
+        return full.schedules.map { schedule in
+            var marked = schedule
+            marked.describedByOnCalls = described.contains(schedule.id)
+            return marked
+        }
+    }
+
+    /// Whether the shifts a schedule's detail gave equal, one for one, the `/oncalls` entries that
+    /// name it, over the span a refresh read `/oncalls` for (both cut at the window): the same check
+    /// as `schedulesDescribedByOnCalls`, over the span instead of the whole window.
+    static func describedInSpan(_ detail: [Shift], _ onCalls: Set<Shift>, since: Date, until: Date) -> Bool {
+        Set(detail.filter { $0.start < until && since < $0.end }) == Set(onCalls.filter { $0.start < until && since < $0.end })
+    }
+
     static func assemble(previous: SnapshotContents, _ replies: RefreshReplies, info: SnapshotInfo) -> SnapshotContents {
         let window = (info.windowStart, info.windowEnd)
+        let targeted = Set(SnapshotAssembly.targets(replies.policies).filter { $0.kind == .schedule }.map(\.targetId))
+        let spanShifts = Dictionary(grouping: replies.onCalls.compactMap { entry -> Shift? in
+            guard let scheduleId = entry.schedule?.id else { return nil }
+            return clipped(scheduleId: scheduleId, userId: entry.user.id, start: entry.start, end: entry.end, to: window)
+        }, by: \.scheduleId).mapValues { Set($0) }
         let previousSchedules = Dictionary(previous.schedules.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let previousMembers = Dictionary(grouping: previous.members, by: \.scheduleId)
         let previousShifts = Dictionary(grouping: previous.shifts, by: \.scheduleId)
@@ -76,11 +100,14 @@ enum RefreshAssembly {
         var overrides: [Override] = []
         for listed in replies.listing.entries {
             if let rows = replies.rows[listed.id] {
-                // Read whole, as a full read would.
+                // Read whole, as a full read would, and checked again against `/oncalls`.
                 let old = previousSchedules[listed.id]
+                let described = targeted.contains(listed.id)
+                    && describedInSpan(rows.shifts, spanShifts[listed.id] ?? [], since: replies.since, until: replies.until)
                 schedules.append(Schedule(id: listed.id, name: rows.name ?? listed.name ?? old?.name ?? listed.id,
                                           timeZone: rows.timeZone ?? listed.timeZone ?? old?.timeZone ?? "UTC",
-                                          description: rows.description ?? listed.description ?? old?.description ?? "", kind: rows.kind))
+                                          description: rows.description ?? listed.description ?? old?.description ?? "", kind: rows.kind,
+                                          describedByOnCalls: described))
                 for userId in listed.memberIds + rows.memberIds { members.insert(ScheduleMember(scheduleId: listed.id, userId: userId)) }
                 shifts += rows.shifts
                 overrides += rows.overrides
@@ -88,7 +115,7 @@ enum RefreshAssembly {
                 // The list's name (a rename shows at once); a shift-based schedule's zone and
                 // description are only in its detail, so they are carried until the next full read.
                 schedules.append(Schedule(id: listed.id, name: listed.name ?? old.name, timeZone: listed.timeZone ?? old.timeZone,
-                                          description: listed.description ?? old.description, kind: old.kind))
+                                          description: listed.description ?? old.description, kind: old.kind, describedByOnCalls: true))
                 let listedMembers = old.kind == .layerBased && listed.isListed ? listed.memberIds : (previousMembers[listed.id] ?? []).map(\.userId)
                 for userId in listedMembers { members.insert(ScheduleMember(scheduleId: listed.id, userId: userId)) }
                 let fresh = onCallShifts[listed.id] ?? []
@@ -103,8 +130,10 @@ enum RefreshAssembly {
             // Otherwise the schedule is gone (404 on both APIs when its detail was asked for).
         }
 
-        // Users: the previous snapshot's, with what `/oncalls` gave whole put in their place.
-        var users = Dictionary(previous.users.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        // Users: the list's (a wide refresh) or the previous snapshot's, with what `/oncalls` gave
+        // whole put in their place.
+        let listedUsers = replies.users.map { $0.map(SnapshotAssembly.user) } ?? previous.users
+        var users = Dictionary(listedUsers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for entry in replies.onCalls {
             if let user = entry.user.user { users[user.id] = SnapshotAssembly.user(user) }
         }

@@ -108,9 +108,9 @@ public struct Syncer: Sendable {
                 switch plan {
                 case .full:
                     return try await self.fetch(now: now, started: started, progress: progress)
-                case .refresh(let previous, let describedByOnCalls):
+                case .refresh(let refresh):
                     do {
-                        return try await self.refresh(previous: previous, describedByOnCalls: describedByOnCalls, now: now, started: started, progress: progress)
+                        return try await self.refresh(refresh, now: now, started: started, progress: progress)
                     } catch let declined as RefreshDeclined {
                         logger.notice("reading everything instead of refreshing", metadata: ["reason": "\(declined.reason)"])
                         return try await self.fetch(now: now, started: started, progress: progress)
@@ -170,10 +170,17 @@ public struct Syncer: Sendable {
 
         let replies = FetchedReplies(users: users, listing: listing, rows: rows, policies: policies, onCalls: onCalls)
         var contents = SnapshotAssembly.assemble(replies, info: SnapshotInfo(startedAt: started, finishedAt: started, windowStart: windowStart, windowEnd: windowEnd))
-        // Normally the lists have everyone; a user added since they were read, or one in no team
-        // when the list was read team by team, is asked for alone. When more are missing than the
-        // pages offset paging can reach, those pages are read first (users in no team in an account
-        // past 10,000), and only the users past them are asked for alone.
+        contents.schedules = RefreshAssembly.markingDescribedByOnCalls(contents)
+        try await addUnlistedUsers(to: &contents, listedByTeam: usersListedByTeam, report: report)
+        return finished(contents)
+    }
+
+    /// Normally the lists have everyone; a user added since they were read, or one in no team when
+    /// the list was read team by team, is asked for alone. When more are missing than the pages
+    /// offset paging can reach, those pages are read first (users in no team in an account past
+    /// 10,000), and only the users past them are asked for alone.
+    func addUnlistedUsers(to contents: inout SnapshotContents, listedByTeam usersListedByTeam: Bool,
+                          report: @Sendable (String, Int, Int) -> Void) async throws {
         var missing = SnapshotAssembly.unlistedUserIds(contents)
         if usersListedByTeam, missing.count > PagerDutyClient.maxOffset / PagerDutyClient.pageLimit {
             report("users in no team, within PagerDuty's paging", 0, missing.count)
@@ -189,7 +196,6 @@ public struct Syncer: Sendable {
             report("users named by schedules but not listed", 0, missing.count)
             contents.users += try await fetchUsers(ids: missing).map(SnapshotAssembly.user)
         }
-        return finished(contents)
     }
 
     /// Progress lines for `progress` (nil: none), with the requests spent so far.

@@ -72,7 +72,7 @@ struct StatusCommand: AsyncParsableCommand {
             if let current, let age {
                 print("current:        snapshot \(current.id), finished \(ReadableTime.utc(current.finishedAt)) (\(CLIDuration(seconds: Double(age))) ago)\(stale ? ", STALE" : "")")
                 let fullRead = lastFull.map { "\(ReadableTime.utc($0.startedAt)) (\(CLIDuration(seconds: Double(max(0, Int(now.timeIntervalSince($0.startedAt)))))) ago)" } ?? "none kept"
-                print("read:           \(current.read == .full ? "full" : "refresh of the lists and /oncalls near now"); last full read \(fullRead)")
+                print("read:           \(current.read == .full ? "full" : "refresh (the lists, /oncalls, and the schedules whose turn came read whole)"); last full read \(fullRead)")
                 print("window:         \(ReadableTime.utc(current.windowStart)) → \(ReadableTime.utc(current.windowEnd))")
                 print("counts:         \(current.userCount) users, \(current.scheduleCount) schedules (\(current.shiftBasedScheduleCount) shift-based), \(current.shiftCount) shifts, \(current.policyCount) escalation policies, \(current.onCallCount) on-call entries")
                 print("api:            \(current.apiRequests) requests, \(current.rateLimited) answered 429")

@@ -65,7 +65,7 @@ struct SyncCommand: AsyncParsableCommand {
     var every: CLIDuration?
 
     @Option(help: ArgumentHelp(
-        "Read everything at most this long after the last full read; the syncs between refresh what decisions need (the lists and /oncalls near now) on top of the current snapshot. 0: every sync reads everything.",
+        "The period in which a refresh reads every schedule's detail again, each in its turn, and once moves the window and lists every user; the first sync, and one that finds the current snapshot this old, reads everything. 0: every sync reads everything.",
         valueName: "duration"))
     var fullEvery = CLIDuration(seconds: 3600)
 
