@@ -43,11 +43,25 @@ struct SyncRun {
     var noTeams = false
     /// Schedules in AUTO_APPROVAL_PAGERDUTY_SCHEDULES for this run (0: none).
     var allowListed = 0
-    /// The sync right after the full read, on the same cache: a refresh.
-    var refresh: (requests: Int, usage: ChildUsage, failure: String?, byPath: [String: Int])?
+    /// A refresh 5 minutes after the full read, on the same cache.
+    var refresh: RefreshRun?
+    /// The refresh 5 minutes after that one, once the window's end is an hour old: a wide refresh.
+    var wideRefresh: RefreshRun?
 
-    /// Requests an hour with a sync every 5 minutes: one full read and 11 refreshes.
-    var requestsPerHour: Int? { refresh.map { requests + 11 * $0.requests } }
+    /// Requests an hour with a sync every 5 minutes, once the first full read is done: 11 refreshes
+    /// and one wide refresh, less the details each read in its 5 minutes (how many schedules' turns
+    /// fall in one 5-minute slot varies from slot to slot), plus every schedule's details once, as
+    /// the full read read them (each schedule's turn comes once an hour).
+    var requestsPerHour: Int? {
+        guard let refresh, let wideRefresh else { return nil }
+        return 11 * (refresh.requests - refresh.detailRequests) + (wideRefresh.requests - wideRefresh.detailRequests)
+            + SyncRun.detailRequests(byPath)
+    }
+
+    /// Requests for schedules' details: `/schedules/{id}`, `/v3/schedules/{id}` and its overrides.
+    static func detailRequests(_ byPath: [String: Int]) -> Int {
+        ["/schedules/{id}", "/v3/schedules/{id}", "/v3/schedules/{id}/overrides"].map { byPath[$0] ?? 0 }.reduce(0, +)
+    }
 
     var kindLabel: String {
         (shiftBased == 0 ? "legacy only" : "\(grouped(shiftBased)) shift-based") + (noTeams ? ", users in no team" : "")
@@ -66,6 +80,14 @@ struct SyncRun {
 
     /// What PagerDuty's 960 requests per minute alone require for the requests made.
     var rateLimitSeconds: Double { Double(requests) * 60 / 960 }
+}
+
+struct RefreshRun {
+    var requests: Int
+    var usage: ChildUsage
+    var failure: String?
+    var byPath: [String: Int]
+    var detailRequests: Int { SyncRun.detailRequests(byPath) }
 }
 
 func benchSync(lab: Lab, settings: BenchSettings, report: BenchReport) async throws {
@@ -128,22 +150,30 @@ func benchSync(lab: Lab, settings: BenchSettings, report: BenchReport) async thr
         let paths = run.byPath.sorted { $0.key < $1.key }.map { "\($0.key) \(grouped($0.value))" }.joined(separator: ", ")
         report.line("- \(grouped(run.schedules)) / \(grouped(run.users)), \(run.kindLabel), at \(run.rateLimit)/min: \(paths); CPU \(fmt(run.usage.userSeconds)) s user + \(fmt(run.usage.systemSeconds)) s system.")
     }
-    report.line("\n**Steady state** (issue #17): a sync every 5 minutes with `--full-every 1h` is one full read and 11 refreshes an hour. The refresh is the sync run right after the full read on the same cache, against a fresh simulator serving the same account.\n")
-    report.table(["schedules / users", "schedule kinds", "full read", "refresh", "refresh wall", "refresh peak RSS", "requests an hour", "before (12 full reads)", "share of before", "result"],
+    report.line("\n**Steady state** (issue #17): a sync every 5 minutes with `--full-every 1h`. After the first full read no sync reads everything: each refresh reads whole the schedules whose turn came in the last 5 minutes (a twelfth of them), and once an hour a wide refresh also moves the window and lists every user. An hour is 11 refreshes and 1 wide refresh, each without the schedule details it read in its turn, plus every schedule's details once (as many requests as the full read spent on them): how many turns fall in one 5-minute slot varies from slot to slot, and over the hour each schedule has one. Both are the real `shiftgate sync` on the full read's cache, against a fresh simulator serving the same account, after the current snapshot's start (and, for the wide one, its window's end) was set back as a timer 5 minutes later (and an hour after the last wide read) would find it.\n")
+    report.table(["schedules / users", "schedule kinds", "full read (first sync only)", "full read wall", "refresh (details in turn)", "refresh wall", "refresh peak RSS", "wide refresh (details in turn)", "wide wall", "wide peak RSS",
+                  "requests an hour", "before (12 full reads)", "share of before", "result"],
                  runs.filter { $0.failure == nil && $0.refresh != nil }.map { run in
         let refresh = run.refresh!
+        let wide = run.wideRefresh
         let hour = run.requestsPerHour ?? 0
         let before = 12 * run.requests
+        let failure = refresh.failure ?? wide?.failure ?? (wide == nil ? "no wide refresh" : nil)
         return [
-            "\(grouped(run.schedules)) / \(grouped(run.users))", run.kindLabel, grouped(run.requests), grouped(refresh.requests),
-            "\(fmt(refresh.usage.wallSeconds)) s", "\(fmt(refresh.usage.peakRSSMiB)) MiB", grouped(hour), grouped(before),
-            "\(fmt(100 * Double(hour) / Double(max(1, before)), 1)) %", refresh.failure.map { "**failed**: \($0)" } ?? "ok",
+            "\(grouped(run.schedules)) / \(grouped(run.users))", run.kindLabel, grouped(run.requests), "\(fmt(run.usage.wallSeconds)) s",
+            "\(grouped(refresh.requests)) (\(grouped(refresh.detailRequests)))",
+            "\(fmt(refresh.usage.wallSeconds)) s", "\(fmt(refresh.usage.peakRSSMiB)) MiB",
+            wide.map { "\(grouped($0.requests)) (\(grouped($0.detailRequests)))" } ?? "–", wide.map { "\(fmt($0.usage.wallSeconds)) s" } ?? "–", wide.map { "\(fmt($0.usage.peakRSSMiB)) MiB" } ?? "–",
+            grouped(hour), grouped(before),
+            "\(fmt(100 * Double(hour) / Double(max(1, before)), 1)) %", failure.map { "**failed**: \($0)" } ?? "ok",
         ]
     })
     for run in runs where run.failure == nil {
-        guard let refresh = run.refresh else { continue }
-        let paths = refresh.byPath.sorted { $0.key < $1.key }.map { "\($0.key) \(grouped($0.value))" }.joined(separator: ", ")
-        report.line("- refresh of \(grouped(run.schedules)) / \(grouped(run.users)), \(run.kindLabel): \(paths); CPU \(fmt(refresh.usage.userSeconds)) s user + \(fmt(refresh.usage.systemSeconds)) s system.")
+        for (name, refresh) in [("refresh", run.refresh), ("wide refresh", run.wideRefresh)] {
+            guard let refresh else { continue }
+            let paths = refresh.byPath.sorted { $0.key < $1.key }.map { "\($0.key) \(grouped($0.value))" }.joined(separator: ", ")
+            report.line("- \(name) of \(grouped(run.schedules)) / \(grouped(run.users)), \(run.kindLabel): \(paths); CPU \(fmt(refresh.usage.userSeconds)) s user + \(fmt(refresh.usage.systemSeconds)) s system.")
+        }
     }
     report.line("""
         \n_How measured: requests and 429s are the simulator's own counts (every request it received, retries included). \
@@ -202,17 +232,37 @@ func syncOnce(account: SimulatedAccount, rateLimit: Int, lab: Lab, allowList: [S
     try await queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
     try queue.close()
     run.databaseBytes = fileSize(database)
-    // The next sync on the same cache, as the timer would start it 5 minutes later: a refresh.
-    let refreshSimulator = PagerDutySimulator(account: account, options: SimulatorOptions(apiKeys: [key]))
-    let refreshRunning = try await RunningSimulator.start(refreshSimulator)
-    let (refreshUsage, refreshChild) = try await lab.sync(apiURL: refreshRunning.baseURL, key: key, database: database, rateLimit: rateLimit,
-                                                          label: label + "-refresh", environment: environment)
-    await refreshRunning.shutdown()
-    let refreshFailure: String? = refreshUsage.succeeded && refreshChild.stdout.contains("(refresh)") ? nil
-        : "exit \(refreshUsage.status): \(refreshChild.stdout.prefix(200)) \(refreshChild.stderr.suffix(300))"
-    run.refresh = (refreshSimulator.stats.requests, refreshUsage, refreshFailure, refreshSimulator.stats.requestsByPath)
+    // The next sync on the same cache, as the timer would start it 5 minutes later: a refresh. Then
+    // the one after, when the window's end was last moved an hour ago: a wide refresh.
+    run.refresh = try await refreshOnce(account: account, key: key, database: database, rateLimit: rateLimit, lab: lab,
+                                        label: label + "-refresh", environment: environment, windowMovedAgo: 300)
+    run.wideRefresh = try await refreshOnce(account: account, key: key, database: database, rateLimit: rateLimit, lab: lab,
+                                            label: label + "-wide", environment: environment, windowMovedAgo: 3600)
     try? FileManager.default.removeItem(atPath: database)
     return run
+}
+
+/// Sets the current snapshot back as if it had started 5 minutes ago and its window's end had been
+/// set `windowMovedAgo` seconds ago (the shifts stay as read), then runs `shiftgate sync` on it.
+func refreshOnce(account: SimulatedAccount, key: String, database: String, rateLimit: Int, lab: Lab, label: String,
+                 environment: [String: String], windowMovedAgo: Int64) async throws -> RefreshRun {
+    let now = Date().unixSeconds
+    let queue = try DatabaseQueue(path: database)
+    try await queue.write { db in
+        try db.execute(sql: """
+            UPDATE snapshot SET started_at = ?, window_start = ?, window_end = ?
+            WHERE id = (SELECT current_snapshot_id FROM sync_state WHERE id = 1)
+            """, arguments: [now - 300, now - 300 - 86_400, now - windowMovedAgo + 7 * 86_400])
+    }
+    try queue.close()
+    let simulator = PagerDutySimulator(account: account, options: SimulatorOptions(apiKeys: [key]))
+    let running = try await RunningSimulator.start(simulator)
+    let (usage, child) = try await lab.sync(apiURL: running.baseURL, key: key, database: database, rateLimit: rateLimit,
+                                            label: label, environment: environment)
+    await running.shutdown()
+    let failure: String? = usage.succeeded && child.stdout.contains("(refresh)") ? nil
+        : "exit \(usage.status): \(child.stdout.prefix(200)) \(child.stderr.suffix(300))"
+    return RefreshRun(requests: simulator.stats.requests, usage: usage, failure: failure, byPath: simulator.stats.requestsByPath)
 }
 
 func fileSize(_ path: String) -> Int {

@@ -152,13 +152,19 @@ import PagerDutySimulator
         (running.simulator.stats.requestsByPath["/schedules/{id}"] ?? 0) + (running.simulator.stats.requestsByPath["/v3/schedules/{id}"] ?? 0)
     }
 
-    @Test func aScheduleReadWholeInItsTurnIsCheckedAgainstOnCallsAndCarriedOtherwise() async throws {
-        let now = Date()
+    /// `knownAccount` in the simulator, read in full into a new cache.
+    func withFullRead(now: Date, _ body: (RunningSimulator, TemporaryDirectory, OnCallDatabase, Syncer, SnapshotContents) async throws -> Void) async throws {
         try await withSimulator(knownAccount(now: now)) { running, directory in
             let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
             let syncer = makeSyncer(running, database: database)
             _ = try await syncer.run(now: now)
-            let full = try #require(try database.currentSnapshot())
+            try await body(running, directory, database, syncer, try #require(try database.currentSnapshot()))
+        }
+    }
+
+    @Test func aScheduleReadWholeInItsTurnIsCheckedAgainstOnCallsAndCarriedOtherwise() async throws {
+        let now = Date()
+        try await withFullRead(now: now) { running, directory, database, syncer, full in
             // Both schedules are reached by the policy and agree with /oncalls shift for shift.
             #expect(full.schedules.map(\.describedByOnCalls) == [true, true])
 
@@ -192,11 +198,7 @@ import PagerDutySimulator
 
     @Test func aWideRefreshMovesTheWindowAndListsEveryUser() async throws {
         let now = Date()
-        try await withSimulator(knownAccount(now: now)) { running, directory in
-            let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
-            let syncer = makeSyncer(running, database: database)
-            _ = try await syncer.run(now: now)
-            let full = try #require(try database.currentSnapshot())
+        try await withFullRead(now: now) { running, directory, database, syncer, full in
 
             // A user who is on call nowhere joins, another leaves; an hour passes.
             running.simulator.updateAccount { account in
