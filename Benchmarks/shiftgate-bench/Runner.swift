@@ -89,7 +89,7 @@ func runBenchmarks(_ settings: BenchSettings) async throws {
     if settings.sections.contains(.postgres), settings.postgres == nil {
         report.line("**The postgres section is skipped:** no server given (`--postgres-url` or SHIFTGATE_BENCH_POSTGRES_URL; `Benchmarks/run.sh` starts a private one when PostgreSQL is installed).")
     }
-    let needsFixture = !settings.sections.isDisjoint(with: [.webhook, .baseline, .underSync, .drift]) || runsPostgres
+    let needsFixture = !settings.sections.isDisjoint(with: [.webhook, .baseline, .underSync, .drift, .rules]) || runsPostgres
     if needsFixture {
         let fixture = try await WebhookFixture.prepare(lab: lab, settings: settings, report: report)
         do {
@@ -108,6 +108,9 @@ func runBenchmarks(_ settings: BenchSettings) async throws {
             }
             if runsPostgres, let postgres = settings.postgres {
                 try await benchPostgres(fixture, postgres: postgres, lab: lab, settings: settings, report: report)
+            }
+            if settings.sections.contains(.rules) {
+                try await benchRules(fixture, lab: lab, settings: settings, report: report)
             }
         } catch {
             await fixture.stop()

@@ -105,12 +105,12 @@ final class WebhookFixture {
     /// The real `shiftgate serve` on a free loopback port over `database` (a SQLite path or a
     /// PostgreSQL URL), with the fixture's secret and allow list; `environment` adds to it.
     static func spawnServer(lab: Lab, database: String, secret: String, allowList: [String], label: String,
-                            environment: [String: String] = [:]) throws -> (ChildProcess, Int) {
+                            environment: [String: String] = [:], extraArguments: [String] = []) throws -> (ChildProcess, Int) {
         let port = try freeLoopbackPort()
         let server = try ChildProcess.spawn(lab.shiftgate, [
             "serve", "--database", database, "--host", "127.0.0.1", "--port", String(port),
             "--max-clock-skew", "1h", "--max-staleness", "24h",
-        ], environment: [
+        ] + extraArguments, environment: [
             "INDENT_WEBHOOK_SECRET": secret, "AUTO_APPROVAL_PAGERDUTY_SCHEDULES": allowList.joined(separator: ","), "LOG_LEVEL": "info",
         ].merging(environment) { $1 }, stdoutPath: lab.path("\(label).out"), stderrPath: lab.path("\(label).err"))
         return (server, port)

@@ -26,7 +26,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "The short set: short webhook runs, baseline, under-sync, sync of 100 schedules / 1,000 users, drift.")
     var quick = false
 
-    @Option(help: "Sections to run, comma-separated: webhook, baseline, under-sync, sync, drift, postgres (default: all of these).")
+    @Option(help: "Sections to run, comma-separated: webhook, baseline, under-sync, sync, drift, postgres, rules (default: all of these).")
     var only: String?
 
     @Option(help: "Sync sizes as SCHEDULESxUSERS, comma-separated (default: quick 100x1000; full 100x1000,1000x10000,5000x50000).")
@@ -138,6 +138,7 @@ enum Section: String, CaseIterable, Sendable {
     case sync
     case drift
     case postgres
+    case rules
 
     static let defaultSet: Set<Section> = Set(allCases)
 }
