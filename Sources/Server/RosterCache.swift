@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OnCallStore
 import ServiceLifecycle
+import UnixSignals
 import Synchronization
 
 /// The current snapshot, indexed and held in memory so that a decision never touches the store. A
@@ -14,12 +15,30 @@ public final class RosterCache: Sendable {
     private let policy: ApprovalPolicy
     private let logger: Logger
     private let current = Mutex<OnCallIndex?>(nil)
+    /// The snapshot held, so that new rules (SIGHUP) are applied to it without reading the store.
+    private let contents = Mutex<SnapshotContents?>(nil)
+    private let ruleSet: Mutex<RuleSet>
     private let readError = Mutex<String?>(nil)
 
-    public init(store: any CacheStore, policy: ApprovalPolicy, logger: Logger) {
+    /// - Parameter rules: a rules file's rules; nil for the AUTO_APPROVAL_* variables as one rule.
+    public init(store: any CacheStore, policy: ApprovalPolicy, rules: RuleSet? = nil, logger: Logger) {
         self.store = store
         self.policy = policy
+        ruleSet = Mutex(rules ?? RuleSet(policy: policy))
         self.logger = logger
+    }
+
+    /// The rules decisions follow now.
+    public var rules: RuleSet { ruleSet.withLock { $0 } }
+
+    /// Swaps in new rules whole and re-indexes the held snapshot with them: the next decision uses
+    /// the new rules, never a mix.
+    public func replaceRules(_ rules: RuleSet) {
+        ruleSet.withLock { $0 = rules }
+        guard let held = contents.withLock({ $0 }) else { return }
+        let next = OnCallIndex(held, policy: policy, rules: rules)
+        current.withLock { $0 = next }
+        warnUnmatched(next)
     }
 
     public var index: OnCallIndex? { current.withLock { $0 } }
@@ -46,18 +65,30 @@ public final class RosterCache: Sendable {
         guard id != index?.snapshot.id else { return false }
         guard let id, let contents = try await store.snapshot(id: id) else {
             current.withLock { $0 = nil }
+            self.contents.withLock { $0 = nil }
             return true
         }
-        let next = OnCallIndex(contents, policy: policy)
+        let next = OnCallIndex(contents, policy: policy, rules: rules)
         current.withLock { $0 = next }
+        self.contents.withLock { $0 = contents }
         logger.info("loaded snapshot", metadata: [
             "snapshot": "\(id)", "users": "\(contents.users.count)", "schedules": "\(contents.schedules.count)",
             "allowed_schedules": "\(next.allowedScheduleIds.count)",
         ])
-        if !next.unmatchedAllowList.isEmpty {
-            logger.warning("AUTO_APPROVAL_PAGERDUTY_SCHEDULES names schedules the snapshot does not have", metadata: ["entries": "\(next.unmatchedAllowList)"])
-        }
+        warnUnmatched(next)
         return true
+    }
+
+    private func warnUnmatched(_ index: OnCallIndex) {
+        guard !index.unmatchedAllowList.isEmpty else { return }
+        if let file = index.rules.source {
+            logger.warning("the rules name schedules the snapshot does not have", metadata: [
+                "file": "\(file)",
+                "entries": "\(index.unmatchedRuleSchedules.map { "\($0.location.map { "\(file):\($0)" } ?? file) \($0.rule): \($0.entry)" })",
+            ])
+        } else {
+            logger.warning("AUTO_APPROVAL_PAGERDUTY_SCHEDULES names schedules the snapshot does not have", metadata: ["entries": "\(index.unmatchedAllowList)"])
+        }
     }
 
     /// The index to decide with, or why there is none (fail closed).
@@ -93,6 +124,39 @@ struct RosterReloader: Service {
                 }
                 await store.waitForChange(timeout: interval)
             }
+        }
+    }
+}
+
+/// Reads the rules file again on SIGHUP. A file that cannot be used is logged with its
+/// `FILE:LINE:COLUMN` problems and the rules in use stay; a good one replaces them whole.
+struct RulesReloader: Service {
+    let cache: RosterCache
+    let policy: ApprovalPolicy
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        try? await cancelWhenGracefulShutdown {
+            for await _ in signals {
+                reload()
+            }
+        }
+    }
+
+    func reload() {
+        guard let file = cache.rules.source else {
+            logger.notice("SIGHUP: no rules file to read again (the AUTO_APPROVAL_* variables are read at start only)")
+            return
+        }
+        do {
+            let rules = try RulesFile.load(path: file, defaults: policy)
+            cache.replaceRules(rules)
+            logger.notice("rules reloaded", metadata: ["file": "\(file)", "rules": "\(rules.rules.count)"])
+        } catch {
+            logger.error("rules file invalid; keeping the rules in use", metadata: [
+                "file": "\(file)", "rules_in_use": "\(cache.rules.rules.count)", "problems": "\(error.description)",
+            ])
         }
     }
 }
