@@ -55,7 +55,10 @@ public enum RulesFile {
             throw RulesFileError(file: file, problems: [yamlProblem(error, text: text)])
         }
         let rules = reader.rules(root, defaults: defaults)
-        guard reader.problems.isEmpty else { throw RulesFileError(file: file, problems: reader.problems) }
+        guard reader.problems.isEmpty else {
+            let ordered = reader.problems.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }
+            throw RulesFileError(file: file, problems: ordered)
+        }
         return RuleSet(rules: rules, windowBefore: defaults.windowBefore, windowAfter: defaults.windowAfter, source: file)
     }
 
@@ -165,7 +168,7 @@ public enum RulesFile {
             do {
                 return try Glob(text)
             } catch {
-                problem(node, "\(what) '\(text)' is not a valid glob: \(error.problem)")
+                problem(node, "\(what) '\(text)' is not a valid glob: \(error.problem) (at character \(error.offset + 1))")
                 return nil
             }
         }
@@ -216,12 +219,15 @@ public enum RulesFile {
             var rules: [ApprovalRule] = []
             var names: [String: SourceLocation] = [:]
             for (position, node) in sequence.enumerated() {
-                guard let rule = rule(node, position: position + 1, defaults: defaults) else { continue }
-                if let first = names[rule.name] {
-                    problem(node, "duplicate rule name '\(rule.name)' (first at line \(first.line))")
-                } else {
-                    names[rule.name] = rule.location
+                // Names are checked for duplicates even in rules with other problems.
+                if case .mapping(let mapping) = node, let nameNode = mapping["name"], case .scalar(let scalar) = nameNode {
+                    if let first = names[scalar.string] {
+                        problem(nameNode, "duplicate rule name '\(scalar.string)' (first at line \(first.line))")
+                    } else {
+                        names[scalar.string] = Self.location(nameNode)
+                    }
                 }
+                guard let rule = rule(node, position: position + 1, defaults: defaults) else { continue }
                 rules.append(rule)
             }
             return rules
@@ -323,11 +329,11 @@ public enum RulesFile {
                 return nil
             }
             var valid = true
-            let kind = glob(kindField.value, "'kind'")
+            let kind = glob(kindField.value, "kind")
             if kind == nil { valid = false }
             var id: Glob?
             if let field = fields["id"] {
-                id = glob(field.value, "'id'")
+                id = glob(field.value, "id")
                 if id == nil { valid = false }
             }
             var labels: [(key: String, value: Glob)] = []
