@@ -139,9 +139,9 @@ public enum Decider {
             guard let stretch = index.stretch(userId: user.id, overlapping: from, to) else { return .notOnCall(user, rule: nil) }
             return grant(user, stretch, limit: rules.longestDuration, requestedDuration: requestedDuration, now: now, index: index, rules: [])
         }
+        // The stretch that ends first bounds the grant: it is the one the reason names.
         var shortest: OnCallIndex.Stretch?
         var limit = TimeInterval.infinity
-        var scheduleIds: [String] = []
         for position in deciding {
             let rule = rules.rules[position]
             guard let stretch = index.stretch(userId: user.id, overlapping: from, to, rule: position) else {
@@ -149,11 +149,8 @@ public enum Decider {
             }
             limit = min(limit, rule.maxDuration)
             if shortest == nil || stretch.end < shortest!.end { shortest = stretch }
-            for id in stretch.scheduleIds where !scheduleIds.contains(id) { scheduleIds.append(id) }
         }
-        var stretch = shortest!
-        stretch.scheduleIds = scheduleIds
-        return grant(user, stretch, limit: limit, requestedDuration: requestedDuration, now: now, index: index, rules: named)
+        return grant(user, shortest!, limit: limit, requestedDuration: requestedDuration, now: now, index: index, rules: named)
     }
 
     static func grant(_ user: User, _ stretch: OnCallIndex.Stretch, limit: TimeInterval, requestedDuration: TimeInterval?, now: Date,
