@@ -172,7 +172,3 @@ extension WebhookController {
         return jsonResponse(body: reply)
     }
 }
-
-extension HTTPField.Name {
-    static let wwwAuthenticate = Self("WWW-Authenticate")!
-}
