@@ -166,3 +166,22 @@ func httpPost(port: Int, path: String, body: String, token: String) async throws
         }.resume()
     }
 }
+
+/// deploy/ passes the rules file to serve as a configuration file, and that file is the example.
+@Suite struct RulesDeployTests {
+    func text(_ path: String) throws -> String {
+        try String(contentsOf: repositoryRoot.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    @Test func theUnitAndTheManifestsPassTheRulesFile() throws {
+        let unit = try text("deploy/shiftgate-serve.service")
+        #expect(unit.contains("ExecStart=/usr/local/bin/shiftgate serve ") && unit.contains("--rules /etc/shiftgate/rules.yaml\n"))
+        #expect(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"))
+        for manifest in ["deploy/kubernetes/deployment.yaml", "deploy/kubernetes/postgres/webhook.yaml"] {
+            let yaml = try text(manifest)
+            #expect(yaml.contains(#""serve", "--host", "0.0.0.0", "--port", "8080", "--max-staleness", "15m", "--rules", "/etc/shiftgate/rules.yaml"]"#), "\(manifest)")
+            #expect(yaml.contains("configMap:\n            name: shiftgate-rules") && yaml.contains("mountPath: /etc/shiftgate\n"), "\(manifest)")
+        }
+        #expect(try text("deploy/README.md").contains("--from-file=rules.yaml=deploy/rules.example.yaml"))
+    }
+}
