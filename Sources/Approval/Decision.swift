@@ -113,13 +113,18 @@ public enum Decider {
     public static func decide(email: String?, resources: [ResourceRef]? = nil, requestedDuration: TimeInterval?, now: Date,
                               index: OnCallIndex) -> Decision {
         guard let email, !email.isEmpty else { return .noEmail }
-        let user = index.user(email: email)
         let rules = index.rules
+        // The variables' single rule: no resource to match, so no list of deciding rules to build.
+        if rules.isImplicit {
+            guard let user = index.user(email: email) else { return .unknownUser(email: email) }
+            guard let stretch = index.stretch(userId: user.id, overlapping: now.addingTimeInterval(-rules.windowBefore),
+                                              now.addingTimeInterval(rules.windowAfter), rule: 0) else { return .notOnCall(user, rule: nil) }
+            return grant(user, stretch, limit: rules.rules[0].maxDuration, requestedDuration: requestedDuration, now: now, index: index, rules: [])
+        }
+        let user = index.user(email: email)
         // The rules that apply, by position, each once, in the order of the resources.
         var deciding: [Int] = []
-        if rules.isImplicit || resources == nil {
-            deciding = rules.isImplicit ? [0] : []
-        } else if let resources {
+        if let resources {
             guard !resources.isEmpty else { return .noRule(nil, user: user) }
             for resource in resources {
                 guard let position = rules.ruleIndex(for: resource) else { return .noRule(resource, user: user) }
@@ -131,7 +136,7 @@ public enum Decider {
         guard let user else { return .unknownUser(email: email) }
         let from = now.addingTimeInterval(-rules.windowBefore)
         let to = now.addingTimeInterval(rules.windowAfter)
-        let named = rules.isImplicit ? [] : deciding.map { rules.rules[$0].name }
+        let named = deciding.map { rules.rules[$0].name }
 
         // `/v1/oncall` with a rules file: on call in any schedule an approving rule allows, for as
         // long as the longest approving rule grants.
@@ -145,7 +150,7 @@ public enum Decider {
         for position in deciding {
             let rule = rules.rules[position]
             guard let stretch = index.stretch(userId: user.id, overlapping: from, to, rule: position) else {
-                return .notOnCall(user, rule: rules.isImplicit ? nil : rule)
+                return .notOnCall(user, rule: rule)
             }
             limit = min(limit, rule.maxDuration)
             if shortest == nil || stretch.end < shortest!.end { shortest = stretch }

@@ -141,18 +141,20 @@ public struct OnCallIndex: Sendable {
     /// shifts in allowed schedules count as one. Nil when no allowed shift overlaps. `rule` narrows
     /// the allowed schedules to that rule's (by position in `rules`).
     public func stretch(userId: String, overlapping from: Date, _ to: Date, rule: Int? = nil) -> Stretch? {
-        guard let all = shiftsByUser[userId] else { return nil }
+        guard let shifts = shiftsByUser[userId] else { return nil }
+        // Shifts in schedules the rule does not allow are skipped in place (no filtered copy).
         let allowed = rule.flatMap { allowedByRule[$0] }
-        let shifts = allowed.map { set in all.filter { set.contains($0.scheduleId) } } ?? all
-        guard let first = shifts.firstIndex(where: { $0.end > from && $0.start < to }) else { return nil }
+        guard let first = shifts.firstIndex(where: { $0.end > from && $0.start < to && allowed?.contains($0.scheduleId) != false }) else { return nil }
         var end = shifts[first].end
         var scheduleIds = [shifts[first].scheduleId]
         var index = first + 1
         while index < shifts.count, shifts[index].start <= end {
-            if shifts[index].end > end { end = shifts[index].end }
-            // A shift already over at `from` (it started with the stretch, sorted after the first
-            // by its schedule) adds no time and is not a reason to approve: its schedule is not named.
-            if shifts[index].end > from, !scheduleIds.contains(shifts[index].scheduleId) { scheduleIds.append(shifts[index].scheduleId) }
+            if allowed?.contains(shifts[index].scheduleId) != false {
+                if shifts[index].end > end { end = shifts[index].end }
+                // A shift already over at `from` (it started with the stretch, sorted after the first
+                // by its schedule) adds no time and is not a reason to approve: its schedule is not named.
+                if shifts[index].end > from, !scheduleIds.contains(shifts[index].scheduleId) { scheduleIds.append(shifts[index].scheduleId) }
+            }
             index += 1
         }
         return Stretch(start: shifts[first].start, end: end, scheduleIds: scheduleIds)

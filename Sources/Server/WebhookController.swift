@@ -232,6 +232,12 @@ struct WebhookController {
         // The store being unreachable is said while it lasts; decisions go on from the snapshot held
         // until it is stale.
         if let error = roster.storeError { body["store_error"] = .string(error) }
+        // Which rules are in use (a SIGHUP may have changed them): the file and its rules' names.
+        let rules = roster.rules
+        if let file = rules.source {
+            body["rules_file"] = .string(file)
+            body["rules"] = .array(rules.rules.map { .string($0.name) })
+        }
         guard case .unavailable(let unavailable) = state(now: now) else {
             metrics.request(route: "/readyz", outcome: "ready")
             body["status"] = .string("ready")

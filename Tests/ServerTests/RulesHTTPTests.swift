@@ -83,6 +83,9 @@ import Timestamps
             #expect(off.status == .notFound)
             let lookup = try await client.execute(uri: "/v1/oncall?email=jane@example.com", method: .get)
             #expect(lookup.status == .ok)
+            let ready = json(try await client.execute(uri: "/readyz", method: .get))
+            #expect(ready["rules_file"] as? String == "rules.yaml")
+            #expect(ready["rules"] as? [String] == ["prod-data-never", "prod-aws", "read-only"])
         }
     }
 
