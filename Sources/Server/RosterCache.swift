@@ -18,6 +18,10 @@ public final class RosterCache: Sendable {
     /// The snapshot held, so that new rules (SIGHUP) are applied to it without reading the store.
     private let contents = Mutex<SnapshotContents?>(nil)
     private let ruleSet: Mutex<RuleSet>
+    /// Held while a new index is built and installed, so that a snapshot swap and a rules swap
+    /// (SIGHUP) cannot interleave and leave an index of the old rules or the old snapshot in place.
+    /// Decisions never take it: they read `current`.
+    private let installing = Mutex(())
     private let readError = Mutex<String?>(nil)
 
     /// - Parameter rules: a rules file's rules; nil for the AUTO_APPROVAL_* variables as one rule.
@@ -34,11 +38,24 @@ public final class RosterCache: Sendable {
     /// Swaps in new rules whole and re-indexes the held snapshot with them: the next decision uses
     /// the new rules, never a mix.
     public func replaceRules(_ rules: RuleSet) {
-        ruleSet.withLock { $0 = rules }
-        guard let held = contents.withLock({ $0 }) else { return }
-        let next = OnCallIndex(held, policy: policy, rules: rules)
-        current.withLock { $0 = next }
-        warnUnmatched(next)
+        if let next = install(rules: rules) { warnUnmatched(next) }
+    }
+
+    /// Installs new contents and/or new rules and indexes what is then held with what is then in
+    /// force; nil contents with `clearing` drops the snapshot.
+    private func install(contents newContents: SnapshotContents? = nil, clearing: Bool = false, rules newRules: RuleSet? = nil) -> OnCallIndex? {
+        installing.withLock { _ in
+            if let newRules { ruleSet.withLock { $0 = newRules } }
+            if let newContents { contents.withLock { $0 = newContents } }
+            if clearing { contents.withLock { $0 = nil } }
+            guard let held = contents.withLock({ $0 }) else {
+                current.withLock { $0 = nil }
+                return nil
+            }
+            let next = OnCallIndex(held, policy: policy, rules: rules)
+            current.withLock { $0 = next }
+            return next
+        }
     }
 
     public var index: OnCallIndex? { current.withLock { $0 } }
@@ -64,13 +81,10 @@ public final class RosterCache: Sendable {
         let id = try await store.currentSnapshotId()
         guard id != index?.snapshot.id else { return false }
         guard let id, let contents = try await store.snapshot(id: id) else {
-            current.withLock { $0 = nil }
-            self.contents.withLock { $0 = nil }
+            _ = install(clearing: true)
             return true
         }
-        let next = OnCallIndex(contents, policy: policy, rules: rules)
-        current.withLock { $0 = next }
-        self.contents.withLock { $0 = contents }
+        guard let next = install(contents: contents) else { return true }
         logger.info("loaded snapshot", metadata: [
             "snapshot": "\(id)", "users": "\(contents.users.count)", "schedules": "\(contents.schedules.count)",
             "allowed_schedules": "\(next.allowedScheduleIds.count)",
