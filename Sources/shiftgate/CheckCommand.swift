@@ -172,7 +172,10 @@ extension CheckCommand {
                 let who = person.user.map { "\($0.name) <\($0.email)>" } ?? person.userId
                 print("  \(who) until \(ReadableTime.utc(person.until))")
             }
-            if !index.allowedScheduleIds.contains(found.id) { print("  (not a schedule AUTO_APPROVAL_* allows: nobody here is approved through it)") }
+            if !index.allowedScheduleIds.contains(found.id) {
+                print(index.rules.isImplicit ? "  (not a schedule AUTO_APPROVAL_* allows: nobody here is approved through it)"
+                                             : "  (no approving rule of \(index.rules.source ?? "the rules file") allows this schedule)")
+            }
             print("  at \(ReadableTime.utc(now)) from snapshot \(index.snapshot.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
         }
         if people.isEmpty { throw ShiftgateExit.notOnCall }

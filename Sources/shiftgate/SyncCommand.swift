@@ -172,9 +172,14 @@ struct SyncCommand: AsyncParsableCommand {
         // With an allow-list, no decision looks at another schedule: only those are read. A rules file
         // (serve's --rules / SHIFTGATE_RULES) scopes the read to its rules' schedules, unless some
         // approving rule allows every schedule; one that cannot be read scopes nothing (serve reports it).
-        if let rules = rulesOptions.path().flatMap({ try? RulesFile.load(path: $0, defaults: policy) }) {
-            if !allSchedules, let scope = rules.syncScope { options.scope = scope }
-            options.refreshAhead = max(options.refreshAhead, rules.longestDuration + policy.windowBefore + 2 * 3600)
+        if let file = rulesOptions.path() {
+            do {
+                let rules = try RulesFile.load(path: file, defaults: policy)
+                if !allSchedules, let scope = rules.syncScope { options.scope = scope }
+                options.refreshAhead = max(options.refreshAhead, rules.longestDuration + policy.windowBefore + 2 * 3600)
+            } catch {
+                logger.warning("the rules file cannot be used; reading every schedule", metadata: ["file": "\(file)", "problems": "\(error.description)"])
+            }
         } else if !allSchedules, !policy.allowedSchedules.isEmpty {
             options.scope = Set(policy.allowedSchedules)
         }
