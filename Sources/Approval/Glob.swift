@@ -1,3 +1,5 @@
+import Foundation
+
 /// A shell-style pattern, compiled once when the rules are read: `*` any run of characters, `?` one
 /// character, `[abc]`, `[a-z]` and `[!a-z]` (or `[^a-z]`) one character of a class. Everything else,
 /// `\` escapes included, matches itself; matching is case-sensitive. Patterns without wildcards, and
@@ -21,11 +23,13 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
         case `class`(ranges: [ClosedRange<UInt32>], negated: Bool)
     }
 
+    /// Literal parts are kept as UTF-8 bytes and compared with memcmp: byte-exact (no Unicode
+    /// equivalence), and without a generic sequence walk per character.
     enum Shape: Equatable, Sendable {
         case everything
-        case exact(String)
-        case prefix(String)
-        case suffix(String)
+        case exact([UInt8])
+        case prefix([UInt8])
+        case suffix([UInt8])
         case infix(String)
         case general([Token])
     }
@@ -84,6 +88,7 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
     }
 
     private static func shape(of tokens: [Token]) -> Shape {
+        func literalBytes(_ slice: ArraySlice<Token>) -> [UInt8]? { literalText(slice).map { Array($0.utf8) } }
         func literalText(_ slice: ArraySlice<Token>) -> String? {
             var text = String.UnicodeScalarView()
             for token in slice {
@@ -93,13 +98,10 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
             return String(text)
         }
         if tokens == [.any] { return .everything }
-        if let text = literalText(tokens[...]) { return .exact(text) }
-        if tokens.count >= 2, tokens.last == .any, let text = literalText(tokens.dropLast()) {
-            if tokens.first == .any, tokens.count >= 3, let inner = literalText(tokens.dropFirst().dropLast()) { return .infix(inner) }
-            return .prefix(text)
-        }
+        if let bytes = literalBytes(tokens[...]) { return .exact(bytes) }
+        if tokens.count >= 2, tokens.last == .any, let bytes = literalBytes(tokens.dropLast()) { return .prefix(bytes) }
         if tokens.count >= 2, tokens.first == .any {
-            if let text = literalText(tokens.dropFirst()) { return .suffix(text) }
+            if let bytes = literalBytes(tokens.dropFirst()) { return .suffix(bytes) }
             if tokens.last == .any, tokens.count >= 3, let inner = literalText(tokens.dropFirst().dropLast()) { return .infix(inner) }
         }
         return .general(tokens)
@@ -109,12 +111,26 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
     public func matches(_ text: String) -> Bool {
         switch shape {
         case .everything: true
-        case .exact(let literal): text == literal
-        case .prefix(let literal): text.utf8.starts(with: literal.utf8)
-        case .suffix(let literal): text.utf8.reversed().starts(with: literal.utf8.reversed())
+        case .exact(let literal): Self.compare(text, literal, exact: true, atEnd: false)
+        case .prefix(let literal): Self.compare(text, literal, exact: false, atEnd: false)
+        case .suffix(let literal): Self.compare(text, literal, exact: false, atEnd: true)
         case .infix(let literal): literal.isEmpty || text.contains(literal)
         case .general(let tokens): Self.matches(tokens: tokens, Array(text.unicodeScalars))
         }
+    }
+
+    /// Whether `literal` is all of `text` (`exact`), or its start or end.
+    private static func compare(_ text: String, _ literal: [UInt8], exact: Bool, atEnd: Bool) -> Bool {
+        let fast = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard exact ? bytes.count == literal.count : bytes.count >= literal.count else { return false }
+            guard !literal.isEmpty else { return true }
+            let start = atEnd ? bytes.count - literal.count : 0
+            return literal.withUnsafeBufferPointer { memcmp(bytes.baseAddress! + start, $0.baseAddress!, literal.count) == 0 }
+        }
+        if let fast { return fast }
+        let bytes = Array(text.utf8)
+        guard exact ? bytes.count == literal.count : bytes.count >= literal.count else { return false }
+        return atEnd ? bytes.suffix(literal.count).elementsEqual(literal) : bytes.prefix(literal.count).elementsEqual(literal)
     }
 
     /// Greedy matching with one backtrack point (the last `*`): linear for patterns without stars,

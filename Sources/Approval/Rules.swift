@@ -17,11 +17,13 @@ public struct ResourceRef: Sendable, Equatable {
 }
 
 /// Which resources a rule is for: a glob on the kind, optionally on the id, and labels that must
-/// all be present and match (each value a glob).
-public struct ResourcePattern: Sendable, Equatable {
-    public var kind: Glob
-    public var id: Glob?
-    public var labels: [(key: String, value: Glob)]
+/// all be present and match (each value a glob). A class: a decision walks every rule's patterns
+/// until one matches, and reading a struct holding several strings and arrays out of an array
+/// retained and released each of them (with 50 rules, most of a decision's time).
+public final class ResourcePattern: Sendable, Equatable {
+    public let kind: Glob
+    public let id: Glob?
+    public let labels: [(key: String, value: Glob)]
 
     public init(kind: Glob, id: Glob? = nil, labels: [(key: String, value: Glob)] = []) {
         self.kind = kind
@@ -31,11 +33,14 @@ public struct ResourcePattern: Sendable, Equatable {
 
     public func matches(_ resource: ResourceRef) -> Bool {
         guard kind.matches(resource.kind) else { return false }
-        if let id, !id.matches(resource.id) { return false }
-        for (key, value) in labels {
-            guard let label = resource.labels[key], value.matches(label) else { return false }
+        if id?.matches(resource.id) == false { return false }
+        if labels.isEmpty { return true }
+        return labels.withUnsafeBufferPointer { labels in
+            for index in labels.indices {
+                guard let label = resource.labels[labels[index].key], labels[index].value.matches(label) else { return false }
+            }
+            return true
         }
-        return true
     }
 
     public static func == (lhs: ResourcePattern, rhs: ResourcePattern) -> Bool {
@@ -85,7 +90,11 @@ public struct ApprovalRule: Sendable, Equatable {
     }
 
     public func matches(_ resource: ResourceRef) -> Bool {
-        resources.isEmpty || resources.contains { $0.matches(resource) }
+        guard !resources.isEmpty else { return true }
+        return resources.withUnsafeBufferPointer { patterns in
+            for index in patterns.indices where patterns[index].matches(resource) { return true }
+            return false
+        }
     }
 }
 
@@ -119,7 +128,10 @@ public struct RuleSet: Sendable, Equatable {
 
     /// The position of the first rule that matches `resource`, or nil.
     public func ruleIndex(for resource: ResourceRef) -> Int? {
-        rules.firstIndex { $0.matches(resource) }
+        rules.withUnsafeBufferPointer { rules in
+            for index in rules.indices where rules[index].matches(resource) { return index }
+            return nil
+        }
     }
 
     /// The schedules `sync` needs to read: the union of the approving rules' `schedules`, when every
