@@ -175,3 +175,44 @@ import Timestamps
         }
     }
 }
+
+/// Indent bodies whose resources are odd (missing kinds, ids of other types, labels that are not
+/// strings, many resources) with a rules file: always a 200 in Indent's shape or a 400, never a
+/// crash, and an approval only where every resource's rule allows it.
+@Suite struct RulesWebhookRobustnessTests {
+    @Test func oddResourcesAreDecidedOrRefusedCleanly() async throws {
+        try await withWebhook(contents: roster(), configuration: .forTests(rules: RulesHTTPTests.rules)) { client, _, clock in
+            var random = SeededRandom(seed: seed(0x0018_0DD5))
+            let kinds: [Any] = ["postgres.db", "aws.iam.v1.Role", "grafana.dashboard", "", 7, NSNull(), ["nested": true], "ssh.host"]
+            let ids: [Any] = ["orders-prod", "arn:aws:iam::1:role/prod-x", "ops-readonly", "", 3.5, NSNull(), ["x"]]
+            let labels: [Any] = [["env": "prod"], ["env": 1], [:], "prod", NSNull(), ["env": "prod", "extra": ["deep": "x"]]]
+            for round in 0..<150 {
+                var resources: [[String: Any]] = []
+                for _ in 0..<random.below(5) {
+                    var resource: [String: Any] = [:]
+                    if random.chance(0.9) { resource["kind"] = random.pick(kinds) }
+                    if random.chance(0.8) { resource["id"] = random.pick(ids) }
+                    if random.chance(0.5) { resource["labels"] = random.pick(labels) }
+                    resources.append(resource)
+                }
+                var event = accessRequest("jane@example.com", id: "odd-\(round)")
+                event["resources"] = resources
+                let response = try await post(client, requestBody([event]), clock: clock)
+                #expect(response.status == .ok || response.status == .badRequest, "round \(round): \(response.status)")
+                guard response.status == .ok else { continue }
+                let granted = claims(response)
+                // Approved only when every resource has a kind and id the rules approve.
+                let approvable = !resources.isEmpty && resources.allSatisfy { resource in
+                    let kind = resource["kind"] as? String ?? ""
+                    let id = resource["id"] as? String ?? ""
+                    if kind.hasPrefix("postgres.") && id.contains("prod") { return false }
+                    if kind == "aws.iam.v1.Role" && id.hasPrefix("arn:aws:iam::") && id.contains(":role/prod-") {
+                        return (resource["labels"] as? [String: Any])?["env"] as? String == "prod"
+                    }
+                    return id.hasSuffix("-readonly")
+                }
+                #expect(granted.count == (approvable ? 1 : 0), "round \(round): \(resources)")
+            }
+        }
+    }
+}

@@ -6,6 +6,7 @@ import OnCallStore
 import SQLiteStore
 import Testing
 import TestSupport
+@testable import shiftgate
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -183,5 +184,34 @@ func httpPost(port: Int, path: String, body: String, token: String) async throws
             #expect(yaml.contains("configMap:\n            name: shiftgate-rules") && yaml.contains("mountPath: /etc/shiftgate\n"), "\(manifest)")
         }
         #expect(try text("deploy/README.md").contains("--from-file=rules.yaml=deploy/rules.example.yaml"))
+    }
+}
+
+/// The decision API's tokens: several, from the variable (commas or newlines), the file (one a
+/// line) or systemd's credential; none turns the API off.
+@Suite struct APITokenTests {
+    @Test func tokensComeFromTheFileTheCredentialOrTheVariable() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        try "first-token\n\n  second-token  \n".write(toFile: directory.path("tokens"), atomically: true, encoding: .utf8)
+        try "credential-token\n".write(toFile: directory.path("shiftgate-api-token"), atomically: true, encoding: .utf8)
+        #expect(try ServeCommand.apiTokens(file: directory.path("tokens"), environment: ["SHIFTGATE_API_TOKEN": "ignored"]) == ["first-token", "second-token"])
+        #expect(try ServeCommand.apiTokens(file: nil, environment: ["CREDENTIALS_DIRECTORY": directory.url.path]) == ["credential-token"])
+        #expect(try ServeCommand.apiTokens(file: nil, environment: ["SHIFTGATE_API_TOKEN": " old , new\nnewest "]) == ["old", "new", "newest"])
+        #expect(try ServeCommand.apiTokens(file: nil, environment: [:]) == [])
+        #expect(try ServeCommand.apiTokens(file: nil, environment: ["SHIFTGATE_API_TOKEN": " , "]) == [])
+        #expect(throws: (any Error).self) { _ = try ServeCommand.apiTokens(file: directory.path("missing"), environment: [:]) }
+    }
+
+    @Test(arguments: [("ssh.host", "ssh.host", ""), ("aws.iam.v1.Role:arn:aws:iam::1:role/prod-x", "aws.iam.v1.Role", "arn:aws:iam::1:role/prod-x"),
+                      ("k8s.namespace:payments", "k8s.namespace", "payments")])
+    func resourceArguments(text: String, kind: String, id: String) throws {
+        let argument = try #require(ResourceArgument(argument: text))
+        #expect(argument.resource.kind == kind && argument.resource.id == id)
+    }
+
+    @Test func anEmptyKindIsRefused() {
+        #expect(ResourceArgument(argument: ":x") == nil)
+        #expect(ResourceArgument(argument: "") == nil)
     }
 }
