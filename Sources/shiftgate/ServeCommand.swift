@@ -106,6 +106,9 @@ struct ServeCommand: AsyncParsableCommand {
         let secret = try Self.webhookSecretSource.read(file: webhookSecretFile)
         let policy = try ApprovalPolicy.fromEnvironment()
         let rules = try rulesOptions.load(policy: policy)
+        // SIGHUP means "read the rules again": ignored until the server's reloader listens for it,
+        // so that a `systemctl reload` during start-up does not end the process.
+        if rules != nil { signal(SIGHUP, SIG_IGN) }
         let tokens = try Self.apiTokens(file: apiTokenFile)
         // Serve writes the audit log, so it may create the cache; one it cannot open at start is a
         // configuration to fix (64), not a fault to retry.
