@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Approval
 import OnCallStore
 import SQLiteStore
 import Testing
@@ -184,6 +185,20 @@ func httpPost(port: Int, path: String, body: String, token: String) async throws
             #expect(yaml.contains("configMap:\n            name: shiftgate-rules") && yaml.contains("mountPath: /etc/shiftgate\n"), "\(manifest)")
         }
         #expect(try text("deploy/README.md").contains("--from-file=rules.yaml=deploy/rules.example.yaml"))
+    }
+
+    /// The README's worked example is deploy/rules.example.yaml, rule for rule, and valid.
+    @Test func theReadmesExampleIsTheDeployExample() throws {
+        let readme = try text("README.md")
+        let section = try #require(readme.range(of: "## Rules\n"))
+        let start = try #require(readme.range(of: "```yaml\n", range: section.upperBound..<readme.endIndex))
+        let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
+        let shown = try RulesFile.parse(String(readme[start.upperBound..<end.lowerBound]), file: "README.md", defaults: ApprovalPolicy())
+        let example = try RulesFile.load(path: repositoryRoot.appendingPathComponent("deploy/rules.example.yaml").path, defaults: ApprovalPolicy())
+        #expect(shown.rules.map(\.name) == example.rules.map(\.name))
+        #expect(shown.rules.map(\.resources) == example.rules.map(\.resources))
+        #expect(shown.rules.map(\.schedules) == example.rules.map(\.schedules))
+        #expect(shown.rules.map(\.maxDuration) == example.rules.map(\.maxDuration))
     }
 }
 
