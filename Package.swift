@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // RFC 3339 in and out (PagerDuty's, Indent's and Shiftgate's own times), and times for people.
@@ -59,10 +60,11 @@ let package = Package(
             "PagerDuty", "OnCallStore", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // The approval decision (pure) and Indent's webhook protocol.
+        // The approval decision (pure), the rules file it follows, and Indent's webhook protocol.
         .target(name: "Approval", dependencies: [
             "OnCallStore", "JSON", "Timestamps",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Yams", package: "Yams"),
         ]),
         // Snapshot diff (pure) and its renderers.
         .target(name: "Drift", dependencies: ["OnCallStore", "Timestamps"], exclude: ["DRIFT-JSON.md"]),
@@ -78,6 +80,8 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // A stand-in PagerDuty REST API for tests, the demo and benchmarks.
         .target(name: "PagerDutySimulator", dependencies: [

@@ -12,6 +12,10 @@ public struct Decision: Sendable, Equatable {
         case staleCache = "stale_cache"
         case noSnapshot = "no_snapshot"
         case auditUnavailable = "audit_unavailable"
+        /// A requested resource that no rule of the rules file matches.
+        case noRule = "no_rule"
+        /// A requested resource whose rule says `approve: never`.
+        case ruleNever = "rule_never"
     }
 
     public var outcome: Outcome
@@ -21,6 +25,9 @@ public struct Decision: Sendable, Equatable {
     public var scheduleNames: [String] = []
     public var stretchEnd: Date?
     public var grantedSeconds: Int?
+    /// The rules that decided, by name (empty without a rules file, and for refusals made before
+    /// any rule was looked at).
+    public var rules: [String] = []
 
     public var isApproved: Bool { outcome == .approved }
 
@@ -32,27 +39,51 @@ public struct Decision: Sendable, Equatable {
         Decision(outcome: .unknownUser, reason: "no PagerDuty user has the email \(email)")
     }
 
-    static func notOnCall(_ user: User) -> Decision {
-        Decision(outcome: .notOnCall, reason: "\(user.name) has no shift in an allowed schedule around now", user: user)
+    static func notOnCall(_ user: User, rule: ApprovalRule?) -> Decision {
+        guard let rule else {
+            return Decision(outcome: .notOnCall, reason: "\(user.name) has no shift in an allowed schedule around now", user: user)
+        }
+        return Decision(outcome: .notOnCall, reason: "\(user.name) has no shift around now in a schedule rule \(rule.name) allows",
+                        user: user, rules: [rule.name])
+    }
+
+    static func noRule(_ resource: ResourceRef?, user: User?) -> Decision {
+        guard let resource else {
+            return Decision(outcome: .noRule, reason: "the request names no resource, so no rule approves it", user: user)
+        }
+        return Decision(outcome: .noRule, reason: "no rule matches the resource \(resource.display)", user: user)
+    }
+
+    static func never(_ rule: ApprovalRule, _ resource: ResourceRef, user: User?) -> Decision {
+        Decision(outcome: .ruleNever, reason: "rule \(rule.name) never approves \(resource.display)", user: user, rules: [rule.name])
+    }
+
+    /// " (rule a)" / " (rules a, b)" after a reason, or nothing without a rules file.
+    static func naming(_ rules: [String]) -> String {
+        switch rules.count {
+        case 0: ""
+        case 1: " (rule \(rules[0]))"
+        default: " (rules \(rules.joined(separator: ", ")))"
+        }
     }
 
     /// On call by the window, but the stretch is over: nothing left to grant.
-    static func shiftEnded(_ user: User, _ stretch: OnCallIndex.Stretch, names: [String]) -> Decision {
+    static func shiftEnded(_ user: User, _ stretch: OnCallIndex.Stretch, names: [String], rules: [String]) -> Decision {
         Decision(outcome: .shiftEnded,
-                 reason: "\(user.name)'s on-call stretch in \(names.joined(separator: ", ")) ended at \(IndentTime.format(stretch.end)); nothing left to grant",
-                 user: user, scheduleIds: stretch.scheduleIds, scheduleNames: names, stretchEnd: stretch.end)
+                 reason: "\(user.name)'s on-call stretch in \(names.joined(separator: ", ")) ended at \(IndentTime.format(stretch.end)); nothing left to grant\(naming(rules))",
+                 user: user, scheduleIds: stretch.scheduleIds, scheduleNames: names, stretchEnd: stretch.end, rules: rules)
     }
 
     /// On call, but asking for less than a second.
-    static func tooShort(_ user: User, _ stretch: OnCallIndex.Stretch, names: [String]) -> Decision {
+    static func tooShort(_ user: User, _ stretch: OnCallIndex.Stretch, names: [String], rules: [String]) -> Decision {
         Decision(outcome: .notOnCall, reason: "the requested duration is under a second", user: user,
-                 scheduleIds: stretch.scheduleIds, scheduleNames: names, stretchEnd: stretch.end)
+                 scheduleIds: stretch.scheduleIds, scheduleNames: names, stretchEnd: stretch.end, rules: rules)
     }
 
-    static func approved(_ user: User, _ stretch: OnCallIndex.Stretch, names: [String], seconds: Int) -> Decision {
+    static func approved(_ user: User, _ stretch: OnCallIndex.Stretch, names: [String], seconds: Int, rules: [String]) -> Decision {
         Decision(outcome: .approved,
-                 reason: "Auto-approved based on being on-call in \(names.joined(separator: ", ")) until \(IndentTime.format(stretch.end))",
-                 user: user, scheduleIds: stretch.scheduleIds, scheduleNames: names, stretchEnd: stretch.end, grantedSeconds: seconds)
+                 reason: "Auto-approved based on being on-call in \(names.joined(separator: ", ")) until \(IndentTime.format(stretch.end))\(naming(rules))",
+                 user: user, scheduleIds: stretch.scheduleIds, scheduleNames: names, stretchEnd: stretch.end, grantedSeconds: seconds, rules: rules)
     }
 
     /// Fail closed: no roster may be used, so nothing is approved.
@@ -61,32 +92,81 @@ public struct Decision: Sendable, Equatable {
     }
 }
 
-/// The decision rules, pure: same roster state, email, request and time give the same answer.
+/// The decision rules, pure: same roster state, email, resources, request and time give the same
+/// answer. Each resource takes the first rule that matches it; the requester is approved only if
+/// every resource's rule approves them, for the shortest of the rules' limits, the requested
+/// duration and their on-call stretch. Without a rules file one implicit rule matches everything.
 public enum Decider {
     /// - Parameters:
+    ///   - resources: what is asked for; ignored by the implicit rule of the AUTO_APPROVAL_* variables.
+    ///     Nil asks "is this person on call in any schedule the rules look at?" (`/v1/oncall`).
     ///   - requestedDuration: the request's own `indent.com/time/duration`, if any (negative = indefinite).
     ///   - now: T, the server's clock.
-    public static func decide(email: String?, requestedDuration: TimeInterval?, now: Date, roster: RosterState) -> Decision {
+    public static func decide(email: String?, resources: [ResourceRef]? = nil, requestedDuration: TimeInterval?, now: Date,
+                              roster: RosterState) -> Decision {
         switch roster {
         case .unavailable(let unavailable): .refused(unavailable)
-        case .ready(let index): decide(email: email, requestedDuration: requestedDuration, now: now, index: index)
+        case .ready(let index): decide(email: email, resources: resources, requestedDuration: requestedDuration, now: now, index: index)
         }
     }
 
-    public static func decide(email: String?, requestedDuration: TimeInterval?, now: Date, index: OnCallIndex) -> Decision {
+    public static func decide(email: String?, resources: [ResourceRef]? = nil, requestedDuration: TimeInterval?, now: Date,
+                              index: OnCallIndex) -> Decision {
         guard let email, !email.isEmpty else { return .noEmail }
-        guard let user = index.user(email: email) else { return .unknownUser(email: email) }
-        let policy = index.policy
-        guard let stretch = index.stretch(userId: user.id, overlapping: now.addingTimeInterval(-policy.windowBefore), now.addingTimeInterval(policy.windowAfter)) else {
-            return .notOnCall(user)
+        let rules = index.rules
+        // The variables' single rule: no resource to match, so no list of deciding rules to build.
+        if rules.isImplicit {
+            guard let user = index.user(email: email) else { return .unknownUser(email: email) }
+            guard let stretch = index.stretch(userId: user.id, overlapping: now.addingTimeInterval(-rules.windowBefore),
+                                              now.addingTimeInterval(rules.windowAfter), rule: 0) else { return .notOnCall(user, rule: nil) }
+            return grant(user, stretch, limit: rules.rules[0].maxDuration, requestedDuration: requestedDuration, now: now, index: index, rules: [])
         }
+        let user = index.user(email: email)
+        // The rules that apply, by position, each once, in the order of the resources.
+        var deciding: [Int] = []
+        if let resources {
+            guard !resources.isEmpty else { return .noRule(nil, user: user) }
+            for resource in resources {
+                guard let position = rules.ruleIndex(for: resource) else { return .noRule(resource, user: user) }
+                let rule = rules.rules[position]
+                guard rule.approves else { return .never(rule, resource, user: user) }
+                if !deciding.contains(position) { deciding.append(position) }
+            }
+        }
+        guard let user else { return .unknownUser(email: email) }
+        let from = now.addingTimeInterval(-rules.windowBefore)
+        let to = now.addingTimeInterval(rules.windowAfter)
+        let named = deciding.map { rules.rules[$0].name }
+
+        // `/v1/oncall` with a rules file: on call in any schedule an approving rule allows, for as
+        // long as the longest approving rule grants.
+        guard !deciding.isEmpty else {
+            guard let stretch = index.stretch(userId: user.id, overlapping: from, to) else { return .notOnCall(user, rule: nil) }
+            return grant(user, stretch, limit: rules.longestDuration, requestedDuration: requestedDuration, now: now, index: index, rules: [])
+        }
+        // The stretch that ends first bounds the grant: it is the one the reason names.
+        var shortest: OnCallIndex.Stretch?
+        var limit = TimeInterval.infinity
+        for position in deciding {
+            let rule = rules.rules[position]
+            guard let stretch = index.stretch(userId: user.id, overlapping: from, to, rule: position) else {
+                return .notOnCall(user, rule: rule)
+            }
+            limit = min(limit, rule.maxDuration)
+            if shortest == nil || stretch.end < shortest!.end { shortest = stretch }
+        }
+        return grant(user, shortest!, limit: limit, requestedDuration: requestedDuration, now: now, index: index, rules: named)
+    }
+
+    static func grant(_ user: User, _ stretch: OnCallIndex.Stretch, limit: TimeInterval, requestedDuration: TimeInterval?, now: Date,
+                      index: OnCallIndex, rules: [String]) -> Decision {
         let names = stretch.scheduleIds.map { index.schedule(id: $0)?.name ?? $0 }
         let left = stretch.end.timeIntervalSince(now)
-        guard left >= 1 else { return .shiftEnded(user, stretch, names: names) }
-        var granted = min(policy.maxDuration, left)
+        guard left >= 1 else { return .shiftEnded(user, stretch, names: names, rules: rules) }
+        var granted = min(limit, left)
         if let requestedDuration, requestedDuration > 0 { granted = min(granted, requestedDuration) }
         let seconds = Int(granted.rounded(.down))
-        guard seconds >= 1 else { return .tooShort(user, stretch, names: names) }
-        return .approved(user, stretch, names: names, seconds: seconds)
+        guard seconds >= 1 else { return .tooShort(user, stretch, names: names, rules: rules) }
+        return .approved(user, stretch, names: names, seconds: seconds, rules: rules)
     }
 }

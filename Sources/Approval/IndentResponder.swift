@@ -39,7 +39,9 @@ public enum IndentResponder {
         case .getDecision:
             for event in parsed.events ?? [] where event.event == "access/request" {
                 let requested = event.meta?.labels?["indent.com/time/duration"].flatMap(GoDuration.parse)
-                let decision = Decider.decide(email: event.actorEmail, requestedDuration: requested, now: now, roster: roster)
+                // The implicit rule of the AUTO_APPROVAL_* variables looks at no resource: none are read.
+                let resources = roster.index.map { $0.rules.isImplicit } == false ? event.resourceRefs : nil
+                let decision = Decider.decide(email: event.actorEmail, resources: resources, requestedDuration: requested, now: now, roster: roster)
                 decisions.append((event, decision))
                 if decision.isApproved, let seconds = decision.grantedSeconds {
                     claims.append(Claim(event: event, seconds: seconds, reason: decision.reason, now: now))
@@ -101,6 +103,20 @@ public enum IndentResponder {
             writer.literal(#","timestamp":"#)
             writer.string(timestamp)
             writer.literal("}")
+        }
+    }
+}
+
+extension IndentEvent {
+    /// The event's resources as the rules see them: `kind`, `id` and string `labels` (a missing field
+    /// is empty, so it matches only `*`).
+    public var resourceRefs: [ResourceRef] {
+        (resources ?? []).map { value in
+            var labels: [String: String] = [:]
+            if case .object(let members)? = value["labels"] {
+                for (key, label) in members { if let text = label.stringValue { labels[key] = text } }
+            }
+            return ResourceRef(kind: value["kind"]?.stringValue ?? "", id: value["id"]?.stringValue ?? "", labels: labels)
         }
     }
 }

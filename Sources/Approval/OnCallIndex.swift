@@ -1,25 +1,43 @@
 import Foundation
 import OnCallStore
 
-/// One snapshot, indexed for the decision under one policy: users by email (ASCII case folded), and each
-/// user's shifts in allowed schedules sorted by start. Built once per snapshot; a lookup is a
-/// dictionary hit and a short scan, so a decision takes microseconds.
+/// One snapshot, indexed for the decision under one rule set: users by email (ASCII case folded),
+/// each user's shifts sorted by start, and for each rule the schedules it allows. Built once per
+/// snapshot (and again, cheaply, when the rules are reloaded); a lookup is a dictionary hit and a
+/// short scan, so a decision takes microseconds.
 public struct OnCallIndex: Sendable {
     public let snapshot: SnapshotInfo
+    /// The AUTO_APPROVAL_* variables the index was built with (window and duration defaults).
     public let policy: ApprovalPolicy
+    public let rules: RuleSet
     let usersByEmail: [String: User]
     let usersById: [String: User]
+    /// Each user's shifts in schedules some approving rule allows, sorted by start.
     let shiftsByUser: [String: [Shift]]
     /// Every schedule's shifts (allowed or not), sorted by start: who is on call there, as a set.
     let shiftsBySchedule: [String: [Shift]]
     let schedulesById: [String: Schedule]
-    /// Allow-list entries that matched no schedule of the snapshot (worth a warning at load).
+    /// The lowest escalation level at which some policy reaches each schedule.
+    let lowestLevelBySchedule: [String: Int]
+    /// For each rule (by position), the schedules it allows; nil when that is every schedule the
+    /// user's shifts may be in (no filtering needed).
+    let allowedByRule: [Set<String>?]
+    /// Schedule entries of the rules (or AUTO_APPROVAL_PAGERDUTY_SCHEDULES) that matched no schedule of
+    /// the snapshot (worth a warning at load).
     public let unmatchedAllowList: [String]
+    /// The same, with the rule and the entry's place in the rules file (empty without a file).
+    public let unmatchedRuleSchedules: [(rule: String, entry: String, location: SourceLocation?)]
+    /// Schedules any approving rule allows.
     public let allowedScheduleIds: Set<String>
 
     public init(_ contents: SnapshotContents, policy: ApprovalPolicy) {
+        self.init(contents, policy: policy, rules: RuleSet(policy: policy))
+    }
+
+    public init(_ contents: SnapshotContents, policy: ApprovalPolicy, rules: RuleSet) {
         snapshot = contents.info
         self.policy = policy
+        self.rules = rules
         var users: [String: User] = [:]
         var byId: [String: User] = [:]
         for user in contents.users {
@@ -31,30 +49,46 @@ public struct OnCallIndex: Sendable {
         var schedules: [String: Schedule] = [:]
         for schedule in contents.schedules { schedules[schedule.id] = schedule }
         schedulesById = schedules
+        var levels: [String: Int] = [:]
+        for target in contents.targets where target.kind == .schedule {
+            levels[target.targetId] = min(levels[target.targetId] ?? .max, target.level)
+        }
+        lowestLevelBySchedule = levels
 
-        var allowed = Set(contents.schedules.map(\.id))
+        let everySchedule = Set(contents.schedules.map(\.id))
+        var perRule: [Set<String>] = []
         var unmatched: [String] = []
-        if !policy.allowedSchedules.isEmpty {
-            var listed = Set<String>()
-            for entry in policy.allowedSchedules {
-                let matches = contents.schedules.filter { $0.id == entry || $0.name == entry }.map(\.id)
-                if matches.isEmpty { unmatched.append(entry) }
-                listed.formUnion(matches)
+        var unmatchedLocated: [(rule: String, entry: String, location: SourceLocation?)] = []
+        for rule in rules.rules {
+            var allowed = everySchedule
+            if !rule.schedules.isEmpty {
+                var listed = Set<String>()
+                for (position, entry) in rule.schedules.enumerated() {
+                    let matches = contents.schedules.filter { $0.id == entry || $0.name == entry }.map(\.id)
+                    if matches.isEmpty {
+                        unmatched.append(entry)
+                        unmatchedLocated.append((rule.name, entry, position < rule.scheduleLocations.count ? rule.scheduleLocations[position] : nil))
+                    }
+                    listed.formUnion(matches)
+                }
+                allowed = listed
             }
-            allowed = listed
+            if let maxLevel = rule.maxEscalationLevel {
+                allowed = allowed.filter { (levels[$0] ?? .max) <= maxLevel }
+            }
+            perRule.append(rule.approves ? allowed : [])
         }
-        if let maxLevel = policy.maxEscalationLevel {
-            let reached = Set(contents.targets.filter { $0.kind == .schedule && $0.level <= maxLevel }.map(\.targetId))
-            allowed.formIntersection(reached)
-        }
-        allowedScheduleIds = allowed
+        let union = perRule.reduce(into: Set<String>()) { $0.formUnion($1) }
+        allowedScheduleIds = union
+        allowedByRule = perRule.map { $0 == union ? nil : $0 }
         unmatchedAllowList = unmatched
+        unmatchedRuleSchedules = unmatchedLocated
 
         var byUser: [String: [Shift]] = [:]
         var bySchedule: [String: [Shift]] = [:]
         for shift in contents.shifts {
             bySchedule[shift.scheduleId, default: []].append(shift)
-            if allowed.contains(shift.scheduleId) { byUser[shift.userId, default: []].append(shift) }
+            if union.contains(shift.scheduleId) { byUser[shift.userId, default: []].append(shift) }
         }
         for key in byUser.keys { byUser[key]!.sort { $0.start < $1.start } }
         for key in bySchedule.keys { bySchedule[key]!.sort { $0.start < $1.start } }
@@ -104,18 +138,23 @@ public struct OnCallIndex: Sendable {
     }
 
     /// The user's continuous on-call stretch that overlaps [from, to): back-to-back or overlapping
-    /// shifts in allowed schedules count as one. Nil when no allowed shift overlaps.
-    public func stretch(userId: String, overlapping from: Date, _ to: Date) -> Stretch? {
+    /// shifts in allowed schedules count as one. Nil when no allowed shift overlaps. `rule` narrows
+    /// the allowed schedules to that rule's (by position in `rules`).
+    public func stretch(userId: String, overlapping from: Date, _ to: Date, rule: Int? = nil) -> Stretch? {
         guard let shifts = shiftsByUser[userId] else { return nil }
-        guard let first = shifts.firstIndex(where: { $0.end > from && $0.start < to }) else { return nil }
+        // Shifts in schedules the rule does not allow are skipped in place (no filtered copy).
+        let allowed = rule.flatMap { allowedByRule[$0] }
+        guard let first = shifts.firstIndex(where: { $0.end > from && $0.start < to && allowed?.contains($0.scheduleId) != false }) else { return nil }
         var end = shifts[first].end
         var scheduleIds = [shifts[first].scheduleId]
         var index = first + 1
         while index < shifts.count, shifts[index].start <= end {
-            if shifts[index].end > end { end = shifts[index].end }
-            // A shift already over at `from` (it started with the stretch, sorted after the first
-            // by its schedule) adds no time and is not a reason to approve: its schedule is not named.
-            if shifts[index].end > from, !scheduleIds.contains(shifts[index].scheduleId) { scheduleIds.append(shifts[index].scheduleId) }
+            if allowed?.contains(shifts[index].scheduleId) != false {
+                if shifts[index].end > end { end = shifts[index].end }
+                // A shift already over at `from` (it started with the stretch, sorted after the first
+                // by its schedule) adds no time and is not a reason to approve: its schedule is not named.
+                if shifts[index].end > from, !scheduleIds.contains(shifts[index].scheduleId) { scheduleIds.append(shifts[index].scheduleId) }
+            }
             index += 1
         }
         return Stretch(start: shifts[first].start, end: end, scheduleIds: scheduleIds)

@@ -16,7 +16,7 @@ public func buildApplication(
     clock: @escaping @Sendable () -> Date = Date.init,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
-    let roster = RosterCache(store: store, policy: configuration.policy, logger: logger)
+    let roster = RosterCache(store: store, policy: configuration.policy, rules: configuration.rules, logger: logger)
     try await roster.reload()
     let audit = AuditLog(store: store, logger: logger, capacity: configuration.auditCapacity)
     let router = Router(context: BasicRequestContext.self)
@@ -35,5 +35,8 @@ public func buildApplication(
     )
     app.addServices(RosterReloader(cache: roster, store: store, interval: configuration.reloadInterval, logger: logger),
                     AuditLogWriter(log: audit, logger: logger))
+    if configuration.rules != nil {
+        app.addServices(RulesReloader(cache: roster, policy: configuration.policy, logger: logger))
+    }
     return app
 }

@@ -12,6 +12,12 @@ public struct ServerConfiguration: Sendable, CustomStringConvertible {
     public var maxClockSkew: TimeInterval
     public var webhookSecret: String
     public var policy: ApprovalPolicy
+    /// The rules file's rules, or nil for the AUTO_APPROVAL_* variables as one rule. A file's rules are
+    /// read again from `rules.source` on SIGHUP.
+    public var rules: RuleSet?
+    /// Bearer tokens for `POST /v1/decisions` and `GET /v1/oncall` (several, for rotation). None: the
+    /// decision API is off (404) and `/v1/oncall` is open, as before.
+    public var apiTokens: [String]
     /// How often the server looks for a newer snapshot.
     public var reloadInterval: TimeInterval
     public var maxBodyBytes: Int
@@ -27,7 +33,7 @@ public struct ServerConfiguration: Sendable, CustomStringConvertible {
     public init(host: String = "127.0.0.1", port: Int = 8080, maxStaleness: TimeInterval = 900, maxClockSkew: TimeInterval = 300,
                 webhookSecret: String, policy: ApprovalPolicy = ApprovalPolicy(), reloadInterval: TimeInterval = 1,
                 maxBodyBytes: Int = 1 << 20, idleTimeout: TimeInterval = 15, requestTimeout: TimeInterval = 10,
-                auditCapacity: Int = 100_000) {
+                auditCapacity: Int = 100_000, rules: RuleSet? = nil, apiTokens: [String] = []) {
         self.host = host
         self.port = port
         self.maxStaleness = maxStaleness
@@ -39,9 +45,11 @@ public struct ServerConfiguration: Sendable, CustomStringConvertible {
         self.idleTimeout = idleTimeout
         self.requestTimeout = requestTimeout
         self.auditCapacity = auditCapacity
+        self.rules = rules
+        self.apiTokens = apiTokens
     }
 
     public var description: String {
-        "serve(\(host):\(port), max staleness \(Int(maxStaleness))s, max clock skew \(Int(maxClockSkew))s, secret <redacted>)"
+        "serve(\(host):\(port), max staleness \(Int(maxStaleness))s, max clock skew \(Int(maxClockSkew))s, secret <redacted>, \(apiTokens.count) API token(s) <redacted>, rules \(rules?.source ?? "AUTO_APPROVAL_*"))"
     }
 }

@@ -37,6 +37,7 @@ struct WebhookController {
     let logger: Logger
     let clock: @Sendable () -> Date
     let verifier: IndentRequestVerifier
+    let tokens: APITokens
 
     init(configuration: ServerConfiguration, roster: RosterCache, audit: AuditLog, metrics: ServerMetrics, logger: Logger,
          clock: @escaping @Sendable () -> Date) {
@@ -47,12 +48,17 @@ struct WebhookController {
         self.logger = logger
         self.clock = clock
         verifier = IndentRequestVerifier(secret: configuration.webhookSecret, maxClockSkew: configuration.maxClockSkew)
+        tokens = APITokens(configuration.apiTokens)
     }
 
     func addRoutes(to router: Router<BasicRequestContext>) {
         router.post("/indent/webhook") { request, context in try await webhook(request, context, route: "/indent/webhook") }
         router.post("/") { request, context in try await webhook(request, context, route: "/") }
-        router.get("/v1/oncall") { request, context in lookup(request) }
+        router.get("/v1/oncall") { request, context in authenticate(request, route: "/v1/oncall") ?? lookup(request) }
+        // Off (404) without a token: an open decision API would tell anyone who is on call.
+        if tokens.isEnabled {
+            router.post("/v1/decisions") { request, context in try await decisions(request, context) }
+        }
         router.get("/healthz") { _, _ in
             metrics.request(route: "/healthz", outcome: "ok")
             return jsonResponse(body: ["status": .string("ok")])
@@ -113,11 +119,13 @@ struct WebhookController {
 
         for (event, decision) in result.decisions {
             metrics.decision(outcome: decision.outcome.rawValue)
-            logger.info("decision", metadata: [
+            var metadata: Logger.Metadata = [
                 "request_id": "\(requestId)", "requester": "\(event.actorEmail ?? "")", "outcome": "\(decision.outcome.rawValue)",
                 "schedules": "\(decision.scheduleNames.joined(separator: ","))", "granted_s": "\(decision.grantedSeconds.map(String.init) ?? "-")",
                 "snapshot": "\(roster.index?.snapshot.id.description ?? "-")",
-            ])
+            ]
+            if !decision.rules.isEmpty { metadata["rules"] = "\(decision.rules.joined(separator: ","))" }
+            logger.info("decision", metadata: metadata)
         }
         if case .unavailable(let unavailable) = roster, !result.decisions.isEmpty {
             logger.warning("approving nothing: \(unavailable.reason)")
@@ -224,6 +232,12 @@ struct WebhookController {
         // The store being unreachable is said while it lasts; decisions go on from the snapshot held
         // until it is stale.
         if let error = roster.storeError { body["store_error"] = .string(error) }
+        // Which rules are in use (a SIGHUP may have changed them): the file and its rules' names.
+        let rules = roster.rules
+        if let file = rules.source {
+            body["rules_file"] = .string(file)
+            body["rules"] = .array(rules.rules.map { .string($0.name) })
+        }
         guard case .unavailable(let unavailable) = state(now: now) else {
             metrics.request(route: "/readyz", outcome: "ready")
             body["status"] = .string("ready")

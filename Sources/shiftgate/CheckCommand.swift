@@ -10,7 +10,9 @@ struct CheckCommand: AsyncParsableCommand {
         commandName: "check",
         abstract: "Decide offline whether EMAIL is on call, as the webhook would; or list who is on call in a schedule.",
         discussion: """
-            Uses the same AUTO_APPROVAL_* variables as `serve`. With --schedule instead of EMAIL, lists
+            Uses the same AUTO_APPROVAL_* variables and rules file (--rules / SHIFTGATE_RULES) as
+            `serve`. With a rules file, --resource KIND[:ID] (repeatable) names what is asked for, and
+            the output says which rule decided each resource and why. With --schedule instead of EMAIL, lists
             everyone on call in that schedule (by id or name) at the time: a set, since a shift-based
             schedule can have several people on call at once.
 
@@ -18,6 +20,7 @@ struct CheckCommand: AsyncParsableCommand {
               shiftgate check jane@example.com
               shiftgate check jane@example.com --at 2026-11-26T09:00:00Z
               shiftgate check --schedule Primary        # or its id; quote names with spaces
+              shiftgate check jane@example.com --rules rules.yaml --resource aws.iam.v1.Role:arn:aws:iam::1:role/prod-admin
             Exit codes: 0 on call (with --schedule: someone is); 1 not on call (nobody is);
             2 cannot decide (no snapshot, or stale with --max-staleness; an unknown schedule).
             """
@@ -40,14 +43,21 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: "text or json.")
     var format: OutputFormat = .text
 
+    @OptionGroup var rulesOptions: RulesOptions
+
+    @Option(name: .customLong("resource"), help: ArgumentHelp("A resource asked for, KIND or KIND:ID (repeatable); the rules file's rules apply to it.", valueName: "kind[:id]"))
+    var resources: [ResourceArgument] = []
+
     func validate() throws {
         if (email == nil) == (schedule == nil) { throw ValidationError("give either EMAIL or --schedule") }
+        if !resources.isEmpty, schedule != nil { throw ValidationError("--resource goes with EMAIL, not --schedule") }
         if let at, RFC3339.parse(at) == nil { throw ValidationError("--at: '\(at)' is not an RFC 3339 time such as 2026-11-26T09:00:00Z") }
     }
 
     func run() async throws {
         common.bootstrapLogging()
         let policy = try ApprovalPolicy.fromEnvironment()
+        let rules = try rulesOptions.load(policy: policy)
         let contents: SnapshotContents?
         do {
             contents = try await common.withStore(.read, logger: LoggingBootstrap.logger("check")) { try await $0.currentSnapshot() }
@@ -60,11 +70,14 @@ struct CheckCommand: AsyncParsableCommand {
         if let maxStaleness, age > maxStaleness.seconds {
             throw fail("the cache is \(CLIDuration(seconds: age.rounded())) old, over --max-staleness \(maxStaleness)", code: ShiftgateExit.cannotDecide)
         }
-        let index = OnCallIndex(contents, policy: policy)
+        let index = OnCallIndex(contents, policy: policy, rules: rules ?? RuleSet(policy: policy))
         guard let email else {
             return try listSchedule(schedule ?? "", index: index, now: now, age: age)
         }
-        let decision = Decider.decide(email: email, requestedDuration: nil, now: now, index: index)
+        let asked = resources.map(\.resource)
+        // Without --resource, a rules file is asked "on call in any schedule the rules look at?"
+        // (as /v1/oncall asks); the implicit rule of the variables ignores resources.
+        let decision = Decider.decide(email: email, resources: asked.isEmpty ? nil : asked, requestedDuration: nil, now: now, index: index)
         switch format {
         case .json:
             struct Output: Encodable {
@@ -79,13 +92,17 @@ struct CheckCommand: AsyncParsableCommand {
                 var wouldGrant: String?
                 var at: String
                 var snapshotId: Int64
+                var rules: [String]?
+                var resources: [[String: String]]?
             }
             print(try encodeJSON(Output(
                 email: email, onCall: decision.isApproved, outcome: decision.outcome.rawValue, reason: decision.reason,
                 userId: decision.user?.id, userName: decision.user?.name,
                 schedules: zip(decision.scheduleIds, decision.scheduleNames).map { ["id": $0, "name": $1] },
                 until: decision.stretchEnd.map { RFC3339.format($0) }, wouldGrant: decision.grantedSeconds.map { GoDuration.format(seconds: $0) },
-                at: RFC3339.format(now), snapshotId: contents.info.id)))
+                at: RFC3339.format(now), snapshotId: contents.info.id,
+                rules: rules == nil ? nil : decision.rules,
+                resources: rules == nil ? nil : explain(asked, rules: index.rules).map { ["resource": $0.resource, "rule": $0.rule, "effect": $0.effect] })))
         case .text:
             let who = decision.user.map { "\($0.name) <\($0.email)>, \($0.id)" } ?? email
             print("\(who): \(decision.isApproved ? "ON CALL" : "not on call") (\(decision.outcome.rawValue))")
@@ -94,6 +111,11 @@ struct CheckCommand: AsyncParsableCommand {
             }
             if let end = decision.stretchEnd { print("  stretch end: \(ReadableTime.utc(end))") }
             if let seconds = decision.grantedSeconds { print("  would grant: \(GoDuration.format(seconds: seconds))") }
+            if rules != nil {
+                for line in explain(asked, rules: index.rules) {
+                    print("  resource:    \(line.resource) -> \(line.rule) (\(line.effect))")
+                }
+            }
             print("  reason:      \(decision.reason)")
             print("  decided at:  \(ReadableTime.utc(now)) from snapshot \(contents.info.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
         }
@@ -102,6 +124,20 @@ struct CheckCommand: AsyncParsableCommand {
 }
 
 extension CheckCommand {
+    /// Which rule each resource takes (the first that matches) and what that rule does.
+    func explain(_ resources: [ResourceRef], rules: RuleSet) -> [(resource: String, rule: String, effect: String)] {
+        resources.map { resource in
+            guard let position = rules.ruleIndex(for: resource) else { return (resource.display, "no rule", "not approved: no rule matches") }
+            let rule = rules.rules[position]
+            let line = rule.location.map { ", \(rules.source ?? ""):\($0.line)" } ?? ""
+            let effect = rule.approves
+                ? "rule \(position + 1)\(line): on call in \(rule.schedules.isEmpty ? "any schedule" : rule.schedules.joined(separator: ", "))"
+                    + (rule.maxEscalationLevel.map { " at escalation level <= \($0)" } ?? "") + ", at most \(CLIDuration(seconds: rule.maxDuration))"
+                : "rule \(position + 1)\(line): never"
+            return (resource.display, rule.name, effect)
+        }
+    }
+
     /// `--schedule`: everyone on call there at `now`, each to the end of their own stretch.
     func listSchedule(_ key: String, index: OnCallIndex, now: Date, age: TimeInterval) throws {
         guard let found = index.schedule(idOrName: key) else {
@@ -122,6 +158,8 @@ extension CheckCommand {
                 var allowed: Bool
                 var at: String
                 var snapshotId: Int64
+                var rules: [String]?
+                var resources: [[String: String]]?
             }
             print(try encodeJSON(Output(
                 schedule: ["id": found.id, "name": found.name, "kind": found.kind.rawValue, "time_zone": found.timeZone],
@@ -134,7 +172,10 @@ extension CheckCommand {
                 let who = person.user.map { "\($0.name) <\($0.email)>" } ?? person.userId
                 print("  \(who) until \(ReadableTime.utc(person.until))")
             }
-            if !index.allowedScheduleIds.contains(found.id) { print("  (not a schedule AUTO_APPROVAL_* allows: nobody here is approved through it)") }
+            if !index.allowedScheduleIds.contains(found.id) {
+                print(index.rules.isImplicit ? "  (not a schedule AUTO_APPROVAL_* allows: nobody here is approved through it)"
+                                             : "  (no approving rule of \(index.rules.source ?? "the rules file") allows this schedule)")
+            }
             print("  at \(ReadableTime.utc(now)) from snapshot \(index.snapshot.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
         }
         if people.isEmpty { throw ShiftgateExit.notOnCall }

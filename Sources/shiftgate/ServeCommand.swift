@@ -16,14 +16,19 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Needs INDENT_WEBHOOK_SECRET (or --webhook-secret-file). Approval rules come from
             AUTO_APPROVAL_DURATION, AUTO_APPROVAL_PAGERDUTY_SCHEDULES, AUTO_APPROVAL_WINDOW_BEFORE,
-            AUTO_APPROVAL_WINDOW_AFTER and AUTO_APPROVAL_MAX_ESCALATION_LEVEL.
+            AUTO_APPROVAL_WINDOW_AFTER and AUTO_APPROVAL_MAX_ESCALATION_LEVEL, or per resource from a
+            rules file (--rules or SHIFTGATE_RULES), which SIGHUP reads again (an invalid file is logged
+            and the rules in use stay).
 
             Routes: POST /indent/webhook (and POST /), GET /v1/oncall?email=, GET /healthz, GET /readyz,
-            GET /metrics. SIGTERM drains in-flight requests and exits 0.
+            GET /metrics, and POST /v1/decisions when an API token is configured (SHIFTGATE_API_TOKEN,
+            several separated by commas or newlines, or --api-token-file, one per line); GET /v1/oncall
+            then needs the token too. SIGTERM drains in-flight requests and exits 0.
 
             Examples:
               INDENT_WEBHOOK_SECRET=... shiftgate serve
               shiftgate serve --host 0.0.0.0 --port 8080 --max-staleness 15m --webhook-secret-file /run/secrets/indent
+              shiftgate serve --rules /etc/shiftgate/rules.yaml --api-token-file /run/secrets/shiftgate-api-tokens
             """
     )
 
@@ -43,6 +48,21 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Read the webhook secret from this file instead of INDENT_WEBHOOK_SECRET.", valueName: "path"))
     var webhookSecretFile: String?
+
+    @OptionGroup var rulesOptions: RulesOptions
+
+    @Option(help: ArgumentHelp("Read the decision API's bearer tokens, one per line, from this file instead of SHIFTGATE_API_TOKEN.", valueName: "path"))
+    var apiTokenFile: String?
+
+    /// The decision API's tokens: optional (without one the API is off), several for rotation.
+    static let apiTokenSource = SecretSource(
+        fileFlag: "--api-token-file", credential: "shiftgate-api-token", variable: "SHIFTGATE_API_TOKEN",
+        missing: "no API token", trimsVariable: true)
+
+    static func apiTokens(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [String] {
+        guard let text = try apiTokenSource.readIfGiven(file: file, environment: environment) else { return [] }
+        return text.split(whereSeparator: { $0 == "," || $0.isNewline }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
 
     /// Where the webhook secret comes from: `--webhook-secret-file`, systemd's credential, or
     /// INDENT_WEBHOOK_SECRET. Without one every request would go unchecked, so `serve` refuses to start.
@@ -85,6 +105,11 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = LoggingBootstrap.logger("serve")
         let secret = try Self.webhookSecretSource.read(file: webhookSecretFile)
         let policy = try ApprovalPolicy.fromEnvironment()
+        let rules = try rulesOptions.load(policy: policy)
+        // SIGHUP means "read the rules again": ignored until the server's reloader listens for it,
+        // so that a `systemctl reload` during start-up does not end the process.
+        if rules != nil { signal(SIGHUP, SIG_IGN) }
+        let tokens = try Self.apiTokens(file: apiTokenFile)
         // Serve writes the audit log, so it may create the cache; one it cannot open at start is a
         // configuration to fix (64), not a fault to retry.
         let store: any CacheStore
@@ -94,10 +119,15 @@ struct ServeCommand: AsyncParsableCommand {
             throw fail("cannot open the cache at \(common.location): \(error)", code: ShiftgateExit.configuration)
         }
         let configuration = ServerConfiguration(host: host, port: port, maxStaleness: maxStaleness.seconds,
-                                                maxClockSkew: maxClockSkew.seconds, webhookSecret: secret, policy: policy)
+                                                maxClockSkew: maxClockSkew.seconds, webhookSecret: secret, policy: policy,
+                                                rules: rules, apiTokens: tokens)
         do {
             let app = try await buildApplication(configuration: configuration, store: store, logger: logger, onServerRunning: { port in
-                logger.info("listening", metadata: ["address": "\(host):\(port)", "database": "\(store.location)"])
+                logger.info("listening", metadata: [
+                    "address": "\(host):\(port)", "database": "\(store.location)",
+                    "rules": "\(rules.map { "\($0.source ?? ""): \($0.rules.count) rules" } ?? "AUTO_APPROVAL_*")",
+                    "decision_api": "\(tokens.isEmpty ? "off" : "on, \(tokens.count) token(s)")",
+                ])
             })
             try await app.runService()
         } catch {

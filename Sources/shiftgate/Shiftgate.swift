@@ -15,7 +15,7 @@ struct Shiftgate: AsyncParsableCommand {
             """,
         subcommands: [
             SyncCommand.self, StatusCommand.self, ServeCommand.self, CheckCommand.self, AuditCommand.self,
-            DriftCommand.self, SnapshotsCommand.self, DemoCommand.self,
+            DriftCommand.self, SnapshotsCommand.self, RulesCommand.self, DemoCommand.self,
         ]
     )
 

@@ -29,6 +29,8 @@ struct SyncCommand: AsyncParsableCommand {
 
     @OptionGroup var common: DatabaseOptions
 
+    @OptionGroup var rulesOptions: RulesOptions
+
     @Option(help: ArgumentHelp("PagerDuty's API base URL (env PAGERDUTY_API_URL; EU: https://api.eu.pagerduty.com).", valueName: "url"))
     var apiURL: String?
 
@@ -167,8 +169,20 @@ struct SyncCommand: AsyncParsableCommand {
         let policy = (try? ApprovalPolicy.fromEnvironment()) ?? ApprovalPolicy()
         var options = SyncOptions(lookback: lookback.seconds, horizon: horizon.seconds, keep: keep, timeout: timeout.seconds,
                                   refreshBehind: policy.windowAfter + 3600, refreshAhead: policy.maxDuration + policy.windowBefore + 2 * 3600)
-        // With an allow-list, no decision looks at another schedule: only those are read.
-        if !allSchedules, !policy.allowedSchedules.isEmpty { options.scope = Set(policy.allowedSchedules) }
+        // With an allow-list, no decision looks at another schedule: only those are read. A rules file
+        // (serve's --rules / SHIFTGATE_RULES) scopes the read to its rules' schedules, unless some
+        // approving rule allows every schedule; one that cannot be read scopes nothing (serve reports it).
+        if let file = rulesOptions.path() {
+            do {
+                let rules = try RulesFile.load(path: file, defaults: policy)
+                if !allSchedules, let scope = rules.syncScope { options.scope = scope }
+                options.refreshAhead = max(options.refreshAhead, rules.longestDuration + policy.windowBefore + 2 * 3600)
+            } catch {
+                logger.warning("the rules file cannot be used; reading every schedule", metadata: ["file": "\(file)", "problems": "\(error.description)"])
+            }
+        } else if !allSchedules, !policy.allowedSchedules.isEmpty {
+            options.scope = Set(policy.allowedSchedules)
+        }
         let syncer = Syncer(client: client, store: store, options: options, logger: logger)
         let showProgress = !quiet && isatty(STDERR_FILENO) == 1
         let started = Date()

@@ -31,10 +31,11 @@ extension ServerConfiguration {
     /// A server on a free loopback port with the test secret, reloading its roster often.
     public static func forTests(maxStaleness: TimeInterval = 900, maxClockSkew: TimeInterval = 300, idleTimeout: TimeInterval = 15,
                                 reloadInterval: TimeInterval = 0.05, policy: ApprovalPolicy = ApprovalPolicy(),
-                                requestTimeout: TimeInterval = 10, auditCapacity: Int = 100_000) -> ServerConfiguration {
+                                requestTimeout: TimeInterval = 10, auditCapacity: Int = 100_000, rules: RuleSet? = nil,
+                                apiTokens: [String] = []) -> ServerConfiguration {
         ServerConfiguration(host: "127.0.0.1", port: 0, maxStaleness: maxStaleness, maxClockSkew: maxClockSkew, webhookSecret: testWebhookSecret,
                             policy: policy, reloadInterval: reloadInterval, idleTimeout: idleTimeout,
-                            requestTimeout: requestTimeout, auditCapacity: auditCapacity)
+                            requestTimeout: requestTimeout, auditCapacity: auditCapacity, rules: rules, apiTokens: apiTokens)
     }
 }
 
