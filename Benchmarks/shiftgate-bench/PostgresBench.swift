@@ -127,23 +127,9 @@ private func decisionLatency(_ fixture: WebhookFixture, postgres: BenchPostgres,
         _ = await stopChild(server)
         throw error
     }
-    let rounds = settings.quick ? 1 : 2
-    var rows: [[String]] = []
     let quiet = await waitForQuietMachine(limit: settings.quietWaitSeconds)
-    for round in 1...rounds {
-        for (name, target, pid) in [("SQLite", fixture.port, fixture.server.pid), ("PostgreSQL", port, server.pid)] {
-            report.progress("postgres: decisions at \(Int(settings.rate))/s over \(name), round \(round)")
-            let request = fixture.onCallRequest(port: target)
-            _ = try await FixedRateLoad.run(port: target, requests: [request], rate: settings.rate, seconds: 1)
-            let machineBefore = MachineCPU.sample(also: pid)
-            let result = try await FixedRateLoad.run(port: target, requests: [request], rate: settings.rate, seconds: settings.fixedRateSeconds)
-            let foreign = MachineCPU.sample(also: pid).foreignCores(since: machineBefore)
-            rows.append(["\(name) (round \(round))", fmt(result.achievedRate, 0), micros(result.latency.p50), micros(result.latency.p99),
-                         micros(result.latency.p999), micros(result.latency.max), "\(result.errors)", fmt(foreign, 2)])
-            // The decision log and the audit queue of the run drain before the next one.
-            await sleep(seconds: 2)
-        }
-    }
+    let (rows, _) = try await alternatingDecisionRuns(fixture, [("SQLite", fixture.port, fixture.server.pid), ("PostgreSQL", port, server.pid)],
+                                                      rounds: settings.quick ? 1 : 2, section: "postgres", settings: settings, report: report)
     _ = await stopChild(server)
     report.line("\n**Decisions at a fixed \(grouped(Int(settings.rate))) requests/second on one replica** (on-call requester, approved; \(fmt(settings.fixedRateSeconds, 0)) s each, alternating):\n")
     report.table(["store", "achieved/s", "p50", "p99", "p99.9", "max", "errors", "other processes (cores)"], rows)
@@ -197,6 +183,31 @@ private func propagation(_ fixture: WebhookFixture, postgres: BenchPostgres, dat
         ["the write itself (for scale)", ms(median(writeSeconds)), ms(percentileOf(writeSeconds.sorted(), 0.99)), ms(writeSeconds.max() ?? .nan)],
     ])
     report.line("_How measured: the harness writes the snapshot, then polls each replica's `/readyz` every 2 ms until its `snapshot_id` is the new one; the delay counts from the moment `writeSnapshot` returned (after the commit, so a replica woken by NOTIFY at the commit may already be reading). It includes the replica reading the whole snapshot from PostgreSQL and indexing it._")
+}
+
+/// The on-call request at a fixed rate against each server in turn, `rounds` times: a table row per
+/// run (store or server, achieved rate, p50, p99, p99.9, max, errors, other processes' cores), and
+/// each server's p99s.
+func alternatingDecisionRuns(_ fixture: WebhookFixture, _ servers: [(name: String, port: Int, pid: pid_t)], rounds: Int, section: String,
+                             settings: BenchSettings, report: BenchReport) async throws -> (rows: [[String]], p99s: [String: [Double]]) {
+    var rows: [[String]] = []
+    var p99s: [String: [Double]] = [:]
+    for round in 1...rounds {
+        for (name, target, pid) in servers {
+            report.progress("\(section): decisions at \(Int(settings.rate))/s, \(name), round \(round)")
+            let request = fixture.onCallRequest(port: target)
+            _ = try await FixedRateLoad.run(port: target, requests: [request], rate: settings.rate, seconds: 1)
+            let machineBefore = MachineCPU.sample(also: pid)
+            let result = try await FixedRateLoad.run(port: target, requests: [request], rate: settings.rate, seconds: settings.fixedRateSeconds)
+            let foreign = MachineCPU.sample(also: pid).foreignCores(since: machineBefore)
+            p99s[name, default: []].append(result.latency.p99)
+            rows.append(["\(name) (round \(round))", fmt(result.achievedRate, 0), micros(result.latency.p50), micros(result.latency.p99),
+                         micros(result.latency.p999), micros(result.latency.max), "\(result.errors)", fmt(foreign, 2)])
+            // The decision log and the audit queue of the run drain before the next one.
+            await sleep(seconds: 2)
+        }
+    }
+    return (rows, p99s)
 }
 
 /// `contents` as a new snapshot (a later finish time), so that each write is one a sync would make.

@@ -1,4 +1,7 @@
+import Approval
 import Foundation
+import OnCallStore
+import SQLiteStore
 
 /// Issue #18: decision latency with a 50-rule file against the same server without one. The
 /// request's one resource matches only the last rule, so every decision tries all 50.
@@ -22,24 +25,10 @@ func benchRules(_ fixture: WebhookFixture, lab: Lab, settings: BenchSettings, re
             throw BenchError("rules: the server on port \(target) did not approve the on-call requester (\(result.errors) errors)")
         }
     }
-    let rounds = settings.quick ? 2 : 3
-    var rows: [[String]] = []
-    var p99s: [String: [Double]] = [:]
     let quiet = await waitForQuietMachine(limit: settings.quietWaitSeconds)
-    for round in 1...rounds {
-        for (name, target, pid) in [("no rules file (the variables)", fixture.port, fixture.server.pid), ("50 rules, the last one matching", port, server.pid)] {
-            report.progress("rules: decisions at \(Int(settings.rate))/s, \(name), round \(round)")
-            let request = fixture.onCallRequest(port: target)
-            _ = try await FixedRateLoad.run(port: target, requests: [request], rate: settings.rate, seconds: 1)
-            let machineBefore = MachineCPU.sample(also: pid)
-            let result = try await FixedRateLoad.run(port: target, requests: [request], rate: settings.rate, seconds: settings.fixedRateSeconds)
-            let foreign = MachineCPU.sample(also: pid).foreignCores(since: machineBefore)
-            p99s[name, default: []].append(result.latency.p99)
-            rows.append(["\(name) (round \(round))", fmt(result.achievedRate, 0), micros(result.latency.p50), micros(result.latency.p99),
-                         micros(result.latency.p999), micros(result.latency.max), "\(result.errors)", fmt(foreign, 2)])
-            await sleep(seconds: 2)
-        }
-    }
+    let (rows, p99s) = try await alternatingDecisionRuns(
+        fixture, [("no rules file (the variables)", fixture.port, fixture.server.pid), ("50 rules, the last one matching", port, server.pid)],
+        rounds: settings.quick ? 2 : 3, section: "rules", settings: settings, report: report)
     _ = await stopChild(server)
     func middle(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
     let without = middle(p99s["no rules file (the variables)"] ?? [.nan])
@@ -54,6 +43,42 @@ func benchRules(_ fixture: WebhookFixture, lab: Lab, settings: BenchSettings, re
         """)
     report.table(["server", "achieved/s", "p50", "p99", "p99.9", "max", "errors", "other processes (cores)"], rows)
     report.line("\nMedian p99 of the rounds: \(micros(without)) without a rules file, \(micros(with)) with 50 rules: **\(fmt(with / without, 2))×** (target ≤ 1.10×). Machine: \(quiet).")
+    try inProcessDecisions(fixture, rulesText: try String(contentsOfFile: rulesPath, encoding: .utf8), report: report)
+}
+
+/// The decision alone, in this process, over the same snapshot: `Decider.decide` for the on-call
+/// requester with the variables and with the 50 rules, 200,000 times each after 20,000 to warm up.
+private func inProcessDecisions(_ fixture: WebhookFixture, rulesText: String, report: BenchReport) throws {
+    guard let snapshot = try OnCallDatabase(path: fixture.database, mustExist: true).currentSnapshot() else {
+        throw BenchError("the webhook cache has no snapshot")
+    }
+    let plain = OnCallIndex(snapshot, policy: ApprovalPolicy(allowedSchedules: fixture.allowList))
+    let rules = try RulesFile.parse(rulesText, file: "rules-50.yaml", defaults: ApprovalPolicy())
+    let ruled = OnCallIndex(snapshot, policy: ApprovalPolicy(), rules: rules)
+    let resources = [ResourceRef(kind: "aws.iam.v1.Role", id: "arn:aws:iam::123456789012:role/prod-admin", labels: ["env": "prod"])]
+    let now = Date()
+    let email = fixture.onCall.email
+    func measure(_ decide: () -> Decision) throws -> (p50: Double, p99: Double) {
+        var samples: [UInt64] = []
+        samples.reserveCapacity(200_000)
+        for round in 0..<220_000 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let decision = decide()
+            let end = DispatchTime.now().uptimeNanoseconds
+            guard decision.isApproved else { throw BenchError("rules: in process, the on-call requester was not approved: \(decision.reason)") }
+            if round >= 20_000 { samples.append(end - start) }
+        }
+        samples.sort()
+        return (Double(samples[samples.count / 2]) / 1000, Double(samples[samples.count * 99 / 100]) / 1000)
+    }
+    var rows: [[String]] = []
+    for round in 1...3 {
+        let without = try measure { Decider.decide(email: email, requestedDuration: nil, now: now, index: plain) }
+        let with = try measure { Decider.decide(email: email, resources: resources, requestedDuration: nil, now: now, index: ruled) }
+        rows.append(["\(round)", "\(fmt(without.p50, 2)) / \(fmt(without.p99, 2)) µs", "\(fmt(with.p50, 2)) / \(fmt(with.p99, 2)) µs"])
+    }
+    report.line("\n**The decision alone, in process** (`Decider.decide` over the same snapshot, the on-call requester, 200,000 decisions a round after 20,000 to warm up; p50 / p99):\n")
+    report.table(["round", "the variables", "50 rules, the last one matching"], rows)
 }
 
 /// 50 rules: 49 that never match `aws.iam.v1.Role` `arn:aws:iam::123456789012:role/prod-admin`
