@@ -54,7 +54,7 @@ private func inProcessDecisions(_ fixture: WebhookFixture, rulesText: String, re
     }
     let plain = OnCallIndex(snapshot, policy: ApprovalPolicy(allowedSchedules: fixture.allowList))
     let rules = try RulesFile.parse(rulesText, file: "rules-50.yaml", defaults: ApprovalPolicy())
-    let ruled = OnCallIndex(snapshot, policy: ApprovalPolicy(), rules: rules)
+    let ruled = OnCallIndex(snapshot, rules: rules)
     let resources = [ResourceRef(kind: "aws.iam.v1.Role", id: "arn:aws:iam::123456789012:role/prod-admin", labels: ["env": "prod"])]
     let now = Date()
     let email = fixture.onCall.email

@@ -7,8 +7,8 @@ import OnCallStore
 /// short scan, so a decision takes microseconds.
 public struct OnCallIndex: Sendable {
     public let snapshot: SnapshotInfo
-    /// The AUTO_APPROVAL_* variables the index was built with (window and duration defaults).
-    public let policy: ApprovalPolicy
+    /// The rules decisions follow, with the window and duration defaults of the AUTO_APPROVAL_*
+    /// variables.
     public let rules: RuleSet
     let usersByEmail: [String: User]
     let usersById: [String: User]
@@ -23,20 +23,20 @@ public struct OnCallIndex: Sendable {
     /// user's shifts may be in (no filtering needed).
     let allowedByRule: [Set<String>?]
     /// Schedule entries of the rules (or AUTO_APPROVAL_PAGERDUTY_SCHEDULES) that matched no schedule of
-    /// the snapshot (worth a warning at load).
-    public let unmatchedAllowList: [String]
-    /// The same, with the rule and the entry's place in the rules file (empty without a file).
+    /// the snapshot (worth a warning at load), with the rule and the entry's place in the rules file.
     public let unmatchedRuleSchedules: [(rule: String, entry: String, location: SourceLocation?)]
+    /// The entries alone.
+    public var unmatchedAllowList: [String] { unmatchedRuleSchedules.map(\.entry) }
     /// Schedules any approving rule allows.
     public let allowedScheduleIds: Set<String>
 
+    /// The AUTO_APPROVAL_* variables as one rule.
     public init(_ contents: SnapshotContents, policy: ApprovalPolicy) {
-        self.init(contents, policy: policy, rules: RuleSet(policy: policy))
+        self.init(contents, rules: RuleSet(policy: policy))
     }
 
-    public init(_ contents: SnapshotContents, policy: ApprovalPolicy, rules: RuleSet) {
+    public init(_ contents: SnapshotContents, rules: RuleSet) {
         snapshot = contents.info
-        self.policy = policy
         self.rules = rules
         var users: [String: User] = [:]
         var byId: [String: User] = [:]
@@ -57,7 +57,6 @@ public struct OnCallIndex: Sendable {
 
         let everySchedule = Set(contents.schedules.map(\.id))
         var perRule: [Set<String>] = []
-        var unmatched: [String] = []
         var unmatchedLocated: [(rule: String, entry: String, location: SourceLocation?)] = []
         for rule in rules.rules {
             var allowed = everySchedule
@@ -66,7 +65,6 @@ public struct OnCallIndex: Sendable {
                 for (position, entry) in rule.schedules.enumerated() {
                     let matches = contents.schedules.filter { $0.id == entry || $0.name == entry }.map(\.id)
                     if matches.isEmpty {
-                        unmatched.append(entry)
                         unmatchedLocated.append((rule.name, entry, position < rule.scheduleLocations.count ? rule.scheduleLocations[position] : nil))
                     }
                     listed.formUnion(matches)
@@ -81,7 +79,6 @@ public struct OnCallIndex: Sendable {
         let union = perRule.reduce(into: Set<String>()) { $0.formUnion($1) }
         allowedScheduleIds = union
         allowedByRule = perRule.map { $0 == union ? nil : $0 }
-        unmatchedAllowList = unmatched
         unmatchedRuleSchedules = unmatchedLocated
 
         var byUser: [String: [Shift]] = [:]

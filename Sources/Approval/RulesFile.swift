@@ -1,4 +1,5 @@
 import Foundation
+import Timestamps
 import Yams
 
 /// One thing wrong in a rules file, where it is.
@@ -107,25 +108,9 @@ public enum RulesFile {
         return 0
     }
 
-    /// Durations in a rules file: `2h`, `90m`, `1h30m`, `45s`, `1d`.
+    /// Durations in a rules file: `2h`, `90m`, `1h30m`, `45s`, `1d` (as on the command line).
     public static func duration(_ text: String) -> TimeInterval? {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
-        var total = 0.0
-        var number = ""
-        var sawUnit = false
-        for character in text.trimmingCharacters(in: .whitespaces) {
-            if character.isASCII, character.isNumber || character == "." {
-                number.append(character)
-            } else if let unit = units[character], let value = Double(number), value.isFinite {
-                total += value * unit
-                number = ""
-                sawUnit = true
-            } else {
-                return nil
-            }
-        }
-        guard number.isEmpty, sawUnit, total.isFinite else { return nil }
-        return total
+        HumanDuration.parse(text)
     }
 
     /// Walks the node tree, collecting problems rather than stopping at the first.

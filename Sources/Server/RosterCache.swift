@@ -12,7 +12,6 @@ import Synchronization
 /// snapshot keeps serving, until it is older than the staleness limit.
 public final class RosterCache: Sendable {
     private let store: any CacheStore
-    private let policy: ApprovalPolicy
     private let logger: Logger
     private let current = Mutex<OnCallIndex?>(nil)
     /// The snapshot held, so that new rules (SIGHUP) are applied to it without reading the store.
@@ -27,7 +26,6 @@ public final class RosterCache: Sendable {
     /// - Parameter rules: a rules file's rules; nil for the AUTO_APPROVAL_* variables as one rule.
     public init(store: any CacheStore, policy: ApprovalPolicy, rules: RuleSet? = nil, logger: Logger) {
         self.store = store
-        self.policy = policy
         ruleSet = Mutex(rules ?? RuleSet(policy: policy))
         self.logger = logger
     }
@@ -52,7 +50,7 @@ public final class RosterCache: Sendable {
                 current.withLock { $0 = nil }
                 return nil
             }
-            let next = OnCallIndex(held, policy: policy, rules: rules)
+            let next = OnCallIndex(held, rules: rules)
             current.withLock { $0 = next }
             return next
         }

@@ -81,18 +81,12 @@ enum RefreshAssembly {
     static func assemble(previous: SnapshotContents, _ replies: RefreshReplies, info: SnapshotInfo) -> SnapshotContents {
         let window = (info.windowStart, info.windowEnd)
         let targeted = Set(SnapshotAssembly.targets(replies.policies).filter { $0.kind == .schedule }.map(\.targetId))
-        let spanShifts = Dictionary(grouping: replies.onCalls.compactMap { entry -> Shift? in
-            guard let scheduleId = entry.schedule?.id else { return nil }
-            return clipped(scheduleId: scheduleId, userId: entry.user.id, start: entry.start, end: entry.end, to: window)
-        }, by: \.scheduleId).mapValues { Set($0) }
+        let spanShifts = shiftsBySchedule(replies.onCalls, window: window)
         let previousSchedules = Dictionary(previous.schedules.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let previousMembers = Dictionary(grouping: previous.members, by: \.scheduleId)
         let previousShifts = Dictionary(grouping: previous.shifts, by: \.scheduleId)
         let previousOverrides = Dictionary(grouping: previous.overrides, by: \.scheduleId)
-        let onCallShifts = Dictionary(grouping: replies.onCalls.union(replies.continuingOnCalls).compactMap { entry -> Shift? in
-            guard let scheduleId = entry.schedule?.id else { return nil }
-            return clipped(scheduleId: scheduleId, userId: entry.user.id, start: entry.start, end: entry.end, to: window)
-        }, by: \.scheduleId).mapValues { Set($0) }
+        let onCallShifts = shiftsBySchedule(replies.onCalls.union(replies.continuingOnCalls), window: window)
 
         var schedules: [Schedule] = []
         var members = Set<ScheduleMember>()
@@ -175,6 +169,14 @@ enum RefreshAssembly {
             }
         }
         return result.sorted { ($0.start, $0.userId) < ($1.start, $1.userId) }
+    }
+
+    /// The schedules' shifts as `/oncalls` entries give them, cut at `window`, by schedule id.
+    static func shiftsBySchedule(_ entries: Set<Wire.OnCall>, window: (Date, Date)) -> [String: Set<Shift>] {
+        Dictionary(grouping: entries.compactMap { entry -> Shift? in
+            guard let scheduleId = entry.schedule?.id else { return nil }
+            return clipped(scheduleId: scheduleId, userId: entry.user.id, start: entry.start, end: entry.end, to: window)
+        }, by: \.scheduleId).mapValues { Set($0) }
     }
 
     /// [start, end) cut at `window`; nil when nothing is left, or for an entry without bounds (a

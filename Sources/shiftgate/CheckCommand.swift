@@ -70,7 +70,7 @@ struct CheckCommand: AsyncParsableCommand {
         if let maxStaleness, age > maxStaleness.seconds {
             throw fail("the cache is \(CLIDuration(seconds: age.rounded())) old, over --max-staleness \(maxStaleness)", code: ShiftgateExit.cannotDecide)
         }
-        let index = OnCallIndex(contents, policy: policy, rules: rules ?? RuleSet(policy: policy))
+        let index = OnCallIndex(contents, rules: rules ?? RuleSet(policy: policy))
         guard let email else {
             return try listSchedule(schedule ?? "", index: index, now: now, age: age)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Timestamps
 
 /// A span of time on the command line: `90s`, `15m`, `6h`, `7d`, or a sum such as `1h30m`.
 struct CLIDuration: ExpressibleByArgument, Sendable, Equatable, CustomStringConvertible {
@@ -15,23 +16,7 @@ struct CLIDuration: ExpressibleByArgument, Sendable, Equatable, CustomStringConv
     }
 
     static func parse(_ text: String) -> TimeInterval? {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
-        var total = 0.0
-        var number = ""
-        var sawUnit = false
-        for character in text.trimmingCharacters(in: .whitespaces) {
-            if character.isNumber || character == "." {
-                number.append(character)
-            } else if let unit = units[character], let value = Double(number) {
-                total += value * unit
-                number = ""
-                sawUnit = true
-            } else {
-                return nil
-            }
-        }
-        guard number.isEmpty, sawUnit else { return nil }
-        return total
+        HumanDuration.parse(text)
     }
 
     static var defaultCompletionKind: CompletionKind { .default }

@@ -61,7 +61,7 @@ struct RulesCheckCommand: AsyncParsableCommand {
             print("(no snapshot in the cache to check schedule names against)")
             return
         }
-        let index = OnCallIndex(contents, policy: policy, rules: rules)
+        let index = OnCallIndex(contents, rules: rules)
         for unknown in index.unmatchedRuleSchedules {
             FileHandle.standardError.write(Data("\(file):\(unknown.location.map(\.description) ?? "1:1"): warning: rule \(unknown.rule): schedule '\(unknown.entry)' is not in snapshot \(contents.info.id)\n".utf8))
         }

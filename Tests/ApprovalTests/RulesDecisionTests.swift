@@ -98,7 +98,7 @@ import Testing
 
     @Test(arguments: cases)
     func decides(_ check: Case) {
-        let index = OnCallIndex(DeciderTests.snapshot, policy: ApprovalPolicy(maxDuration: 5 * 3600), rules: Self.rules)
+        let index = OnCallIndex(DeciderTests.snapshot, rules: Self.rules)
         let decision = Decider.decide(email: check.email, resources: check.resources, requestedDuration: check.requested,
                                       now: Self.T.addingTimeInterval(check.at), roster: .ready(index))
         #expect(decision.outcome == check.outcome, "\(decision.reason)")
@@ -109,7 +109,7 @@ import Testing
 
     @Test func aResourceNoRuleMatchesIsNotApproved() throws {
         let rules = try RulesFile.parse("rules:\n  - name: only-ssh\n    resources: [{kind: ssh.host}]\n", file: "r.yaml", defaults: ApprovalPolicy())
-        let index = OnCallIndex(DeciderTests.snapshot, policy: ApprovalPolicy(), rules: rules)
+        let index = OnCallIndex(DeciderTests.snapshot, rules: rules)
         let decision = Decider.decide(email: "jane@example.com", resources: [ResourceRef(kind: "ssh.host"), Self.prodRole], requestedDuration: nil,
                                       now: Self.T, index: index)
         #expect(decision.outcome == .noRule && !decision.isApproved)
@@ -117,7 +117,7 @@ import Testing
     }
 
     @Test func approvalReasonsNameTheRules() {
-        let index = OnCallIndex(DeciderTests.snapshot, policy: ApprovalPolicy(maxDuration: 5 * 3600), rules: Self.rules)
+        let index = OnCallIndex(DeciderTests.snapshot, rules: Self.rules)
         let decision = Decider.decide(email: "jane@example.com", resources: [Self.web, Self.prodRole], requestedDuration: nil, now: Self.T, index: index)
         #expect(decision.reason == "Auto-approved based on being on-call in Primary until \(IndentTime.format(Self.T.addingTimeInterval(3600))) (rules ssh, prod-aws)")
     }
@@ -141,7 +141,7 @@ import Testing
     /// `/v1/oncall` asks with no resource: on call in any schedule an approving rule allows.
     @Test func aLookupWithoutResourcesUsesEveryApprovingRulesSchedules() throws {
         let rules = try RulesFile.parse("rules:\n  - name: pairs\n    resources: [{kind: \"*\"}]\n    schedules: [Pairs]\n", file: "r.yaml", defaults: ApprovalPolicy())
-        let index = OnCallIndex(DeciderTests.snapshot, policy: ApprovalPolicy(), rules: rules)
+        let index = OnCallIndex(DeciderTests.snapshot, rules: rules)
         #expect(Decider.decide(email: "ana@example.com", requestedDuration: nil, now: Self.T, index: index).isApproved)
         #expect(Decider.decide(email: "jane@example.com", requestedDuration: nil, now: Self.T, index: index).outcome == .notOnCall)
         #expect(rules.syncScope == ["Pairs"])
