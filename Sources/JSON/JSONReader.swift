@@ -7,17 +7,21 @@
 /// It is strict, because a webhook body is untrusted input: no comments, trailing commas, leading
 /// zeros, bare fractions, non-finite numbers, unescaped control characters, lone surrogates or invalid
 /// UTF-8; nothing but white space after the value. Nesting is limited before anything is built, so a
-/// hostile body cannot exhaust the stack. The tests compare it with `JSONSerialization` on seeded
+/// hostile body cannot exhaust the stack. A key repeated within one object is refused too (unless
+/// `allowingDuplicateKeys`): readers disagree on which of two `"actor"` members counts, so a body
+/// that has two is not one we should decide on. The tests compare it with `JSONSerialization` on seeded
 /// random documents and on their mutations.
 struct JSONReader {
     private let bytes: UnsafeBufferPointer<UInt8>
     private let maxNesting: Int
+    private let allowingDuplicateKeys: Bool
     private var index = 0
     private var depth = 0
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>, maxNesting: Int) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>, maxNesting: Int, allowingDuplicateKeys: Bool = false) {
         self.bytes = bytes
         self.maxNesting = maxNesting
+        self.allowingDuplicateKeys = allowingDuplicateKeys
     }
 
     /// The one value the text holds, with nothing but white space around it.
@@ -81,14 +85,35 @@ struct JSONReader {
             depth -= 1
             return .object(members)
         }
+        // Keys seen so far, for the duplicate check: a scan of the members while the object is small,
+        // a set once it is not, so that a hostile object of many keys stays linear.
+        var seen: Set<String>? = nil
         while true {
             guard current == .quote else { throw failure("expected a string as the object's key") }
+            let keyStart = index
             let key = try string()
+            if !allowingDuplicateKeys {
+                let repeated: Bool
+                if seen != nil {
+                    repeated = !seen!.insert(key).inserted
+                } else if members.count < 16 {
+                    repeated = members.members.contains { $0.key == key }
+                } else {
+                    var keys = Set(members.members.lazy.map(\.key))
+                    repeated = !keys.insert(key).inserted
+                    seen = keys
+                }
+                if repeated {
+                    index = keyStart
+                    throw failure("the key \(String(decoding: JSONValue.string(key).serialized(), as: UTF8.self)) appears twice in one object")
+                }
+            }
             skipWhitespace()
             guard current == .colon else { throw failure("expected ':' after an object's key") }
             index += 1
             skipWhitespace()
-            // Repeated keys are all kept; a lookup finds the last one, as JSONSerialization keeps it.
+            // With `allowingDuplicateKeys`, repeated keys are all kept; a lookup finds the last one,
+            // as JSONSerialization keeps it.
             members.append(key, try value())
             skipWhitespace()
             switch current {

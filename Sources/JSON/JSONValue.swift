@@ -18,11 +18,12 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     /// Parses a JSON document (RFC 8259, UTF-8) with Shiftgate's strict reader (`JSONReader`).
-    /// Containers nested deeper than `maxNesting` are refused before they are built.
-    public static func parse(_ data: Data, maxNesting: Int = 512) throws(SyntaxError) -> JSONValue {
+    /// Containers nested deeper than `maxNesting` are refused before they are built, and so is a key
+    /// repeated in one object unless `allowingDuplicateKeys` (then a lookup finds the last one).
+    public static func parse(_ data: Data, maxNesting: Int = 512, allowingDuplicateKeys: Bool = false) throws(SyntaxError) -> JSONValue {
         let result = data.withUnsafeBytes { raw in
             Result { () throws(SyntaxError) in
-                var reader = JSONReader(raw.bindMemory(to: UInt8.self), maxNesting: maxNesting)
+                var reader = JSONReader(raw.bindMemory(to: UInt8.self), maxNesting: maxNesting, allowingDuplicateKeys: allowingDuplicateKeys)
                 return try reader.document()
             }
         }

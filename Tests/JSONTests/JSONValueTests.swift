@@ -28,8 +28,22 @@ import Testing
         #expect(String(decoding: value.serialized(), as: UTF8.self).hasPrefix(#"{"b":[3,-2.5,true,null],"a":"#))
     }
 
+    @Test func repeatedKeysAreRefusedUnlessAllowed() throws {
+        for text in [#"{"a":1,"b":2,"a":3}"#, #"{"x":{"a":1,"a":1}}"#, #"[{"e":1,"\u0065":2}]"#] {
+            #expect { try JSONValue.parse(Data(text.utf8)) } throws: { "\($0)".contains("appears twice in one object") }
+        }
+        // Past the point where the check switches from a scan to a set, and at its edge.
+        let many = (0..<40).map { #""k\#($0)":\#($0)"# }
+        #expect(throws: Never.self) { try JSONValue.parse(Data("{\(many.joined(separator: ","))}".utf8)) }
+        for repeated in [0, 15, 16, 39] {
+            let text = "{\((many + [#""k\#(repeated)":0"#]).joined(separator: ","))}"
+            #expect { try JSONValue.parse(Data(text.utf8)) } throws: { "\($0)".contains(#"the key "k\#(repeated)" appears twice"#) }
+        }
+        #expect(throws: Never.self) { try JSONValue.parse(Data(#"{"a":{"b":1},"b":{"a":1}}"#.utf8)) }
+    }
+
     @Test func repeatedKeysReadAsTheLastOneAndObjectsCompareWhateverTheOrder() throws {
-        let value = try JSONValue.parse(Data(#"{"a":1,"b":2,"a":3}"#.utf8))
+        let value = try JSONValue.parse(Data(#"{"a":1,"b":2,"a":3}"#.utf8), allowingDuplicateKeys: true)
         #expect(value["a"] == .number(3))
         #expect(value == .object(["b": 2, "a": 3]))
         #expect(String(decoding: value.serialized(sortingKeys: true), as: UTF8.self) == #"{"a":3,"b":2}"#)

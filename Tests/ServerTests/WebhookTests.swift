@@ -244,6 +244,22 @@ import Timestamps
         }
     }
 
+    /// Two `"actor"` (or `"events"`) members: which one counts depends on the reader, so the body is
+    /// refused, signed or not, and nothing is approved or audited.
+    @Test(arguments: [
+        #"{"events":[{"event":"access/request","actor":{"email":"nobody@example.com"},"actor":{"email":"jane@example.com"},"resources":[{"kind":"x"}]}]}"#,
+        #"{"events":[],"events":[{"event":"access/request","actor":{"email":"jane@example.com"},"resources":[{"kind":"x"}]}]}"#,
+    ])
+    func repeatedKeysInABodyAre400(text: String) async throws {
+        try await withWebhook(contents: roster()) { client, database, clock in
+            let response = try await post(client, Data(text.utf8), clock: clock)
+            #expect(response.status == .badRequest)
+            let message = (try? json(response)["status"] as? [String: Any])?["message"] as? String
+            #expect(message?.contains("appears twice in one object") == true, "\(message ?? "no message")")
+            #expect(try await database.decisions(since: .distantPast).isEmpty)
+        }
+    }
+
     @Test func aPullUpdateGetsTheBotResource() async throws {
         try await withWebhook(contents: roster()) { client, _, clock in
             let body = try JSONSerialization.data(withJSONObject: ["kinds": ["indent.v1.Bot"]])
