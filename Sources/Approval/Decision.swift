@@ -16,6 +16,8 @@ public struct Decision: Sendable, Equatable {
         case noRule = "no_rule"
         /// A requested resource whose rule says `approve: never`.
         case ruleNever = "rule_never"
+        /// The request asks for a duration that is zero, negative or unreadable (`RequestedDuration`).
+        case invalidDuration = "invalid_duration"
     }
 
     public var outcome: Outcome
@@ -45,6 +47,10 @@ public struct Decision: Sendable, Equatable {
         }
         return Decision(outcome: .notOnCall, reason: "\(user.name) has no shift around now in a schedule rule \(rule.name) allows",
                         user: user, rules: [rule.name])
+    }
+
+    public static func invalidDuration(_ invalid: RequestedDuration.Invalid) -> Decision {
+        Decision(outcome: .invalidDuration, reason: invalid.description)
     }
 
     static func noRule(_ resource: ResourceRef?, user: User?) -> Decision {
@@ -100,7 +106,8 @@ public enum Decider {
     /// - Parameters:
     ///   - resources: what is asked for; ignored by the implicit rule of the AUTO_APPROVAL_* variables.
     ///     Nil asks "is this person on call in any schedule the rules look at?" (`/v1/oncall`).
-    ///   - requestedDuration: the request's own `indent.com/time/duration`, if any (negative = indefinite).
+    ///   - requestedDuration: the request's own duration, read by `RequestedDuration` (`.infinity` for
+    ///     Indent's indefinite `-1ns`), if it asks for one.
     ///   - now: T, the server's clock.
     public static func decide(email: String?, resources: [ResourceRef]? = nil, requestedDuration: TimeInterval?, now: Date,
                               roster: RosterState) -> Decision {
@@ -164,7 +171,7 @@ public enum Decider {
         let left = stretch.end.timeIntervalSince(now)
         guard left >= 1 else { return .shiftEnded(user, stretch, names: names, rules: rules) }
         var granted = min(limit, left)
-        if let requestedDuration, requestedDuration > 0 { granted = min(granted, requestedDuration) }
+        if let requestedDuration { granted = min(granted, requestedDuration) }
         let seconds = Int(granted.rounded(.down))
         guard seconds >= 1 else { return .tooShort(user, stretch, names: names, rules: rules) }
         return .approved(user, stretch, names: names, seconds: seconds, rules: rules)

@@ -44,6 +44,35 @@ public enum GoDuration {
     }
 }
 
+/// The duration a request asks for: Indent's `indent.com/time/duration` label on the webhook, the
+/// `duration` field of `POST /v1/decisions`. One reader for both routes, so that they cannot differ:
+/// Go's form as Indent writes it (`1h0m0s`, `45m`, `1.5h`) or Shiftgate's own (`90m`, `7d`). Indent's
+/// `-1ns` asks for no end ("indefinite") and gets what a huge request gets: the shortest limit.
+/// Zero, any other negative value, ISO 8601 (`PT1H`) and words are not durations to approve for.
+public enum RequestedDuration {
+    /// Indent's "indefinite", the only negative value taken.
+    public static let indefinite = "-1ns"
+
+    /// Why a requested duration is refused; the text as sent, shortened and quoted, and what is taken.
+    public struct Invalid: Error, Sendable, Equatable, CustomStringConvertible {
+        public var text: String
+        public var description: String {
+            let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+            return "the requested duration \(String(reflecting: shown)) is not a positive duration (such as \"1h0m0s\", \"90m\" or Indent's \"-1ns\" for no end)"
+        }
+    }
+
+    /// Seconds asked for (`.infinity` for `-1ns`), or why the text is not a duration to approve for.
+    public static func seconds(_ text: String) -> Result<TimeInterval, Invalid> {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed == indefinite { return .success(.infinity) }
+        guard let seconds = GoDuration.parse(trimmed) ?? HumanDuration.parse(trimmed), seconds.isFinite, seconds > 0 else {
+            return .failure(Invalid(text: text))
+        }
+        return .success(seconds)
+    }
+}
+
 /// The parts of an Indent webhook body Shiftgate reads. Actors and resources stay raw JSON.
 public struct IndentBody: Sendable {
     public var events: [IndentEvent]?

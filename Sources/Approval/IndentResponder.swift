@@ -38,10 +38,14 @@ public enum IndentResponder {
             throw IndentBodyError(description: "the body has none of events, kinds or info")
         case .getDecision:
             for event in parsed.events ?? [] where event.event == "access/request" {
-                let requested = event.meta?.labels?["indent.com/time/duration"].flatMap(GoDuration.parse)
                 // The implicit rule of the AUTO_APPROVAL_* variables looks at no resource: none are read.
                 let resources = roster.index.map { $0.rules.isImplicit } == false ? event.resourceRefs : nil
-                let decision = Decider.decide(email: event.actorEmail, resources: resources, requestedDuration: requested, now: now, roster: roster)
+                let decision: Decision
+                switch event.meta?.labels?["indent.com/time/duration"].map(RequestedDuration.seconds) {
+                case .failure(let invalid)?: decision = .invalidDuration(invalid)
+                case .success(let seconds)?: decision = Decider.decide(email: event.actorEmail, resources: resources, requestedDuration: seconds, now: now, roster: roster)
+                case nil: decision = Decider.decide(email: event.actorEmail, resources: resources, requestedDuration: nil, now: now, roster: roster)
+                }
                 decisions.append((event, decision))
                 if decision.isApproved, let seconds = decision.grantedSeconds {
                     claims.append(Claim(event: event, seconds: seconds, reason: decision.reason, now: now))

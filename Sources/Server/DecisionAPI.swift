@@ -78,10 +78,13 @@ struct DecisionRequest {
             }
         }
         if let value = members["duration"], value != .null {
-            guard let text = value.stringValue, let seconds = RulesFile.duration(text) ?? GoDuration.parse(text), seconds > 0 else {
+            guard let text = value.stringValue else {
                 throw Invalid(message: "'duration' must be a duration such as \"2h\", \"90m\" or \"1h30m\"")
             }
-            duration = seconds
+            switch RequestedDuration.seconds(text) {
+            case .success(let seconds): duration = seconds
+            case .failure(let invalid): throw Invalid(message: "'duration': \(invalid)")
+            }
         }
     }
 }

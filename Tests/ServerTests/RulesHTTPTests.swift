@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import OnCallStore
+import Server
 import SQLiteStore
 import Testing
 import TestSupport
@@ -150,6 +151,51 @@ import Timestamps
             let response = try await decide(client, body, token: Self.tokens[1])
             #expect(response.status == .badRequest)
             #expect(json(response)["error"] is String)
+        }
+    }
+
+    /// One reader for a requested duration on both routes: what the API refuses with 400, the webhook
+    /// refuses too (200 without a claim, outcome `invalid_duration`, audited), with or without rules.
+    @Test(arguments: ["0s", "-1h", "forever", "PT1H", "0", "", "-0s", "1h-1m"], [true, false])
+    func aDurationThatIsNotOneApprovesNothingOnEitherRoute(duration: String, withRules: Bool) async throws {
+        let configuration = ServerConfiguration.forTests(rules: withRules ? Self.rules : nil, apiTokens: Self.tokens)
+        try await withWebhook(contents: roster(), configuration: configuration) { client, database, clock in
+            var event = request("jane@example.com", id: "odd-duration", resources: [["kind": "grafana.dashboard", "id": "ops-readonly"]])
+            event["meta"] = ["labels": ["indent.com/time/duration": duration]]
+            let response = try await post(client, requestBody([event]), clock: clock)
+            #expect(response.status == .ok)
+            #expect(claims(response).isEmpty, "\(duration) approved by the webhook")
+            let audit = try await records(database, count: 1)
+            #expect(audit.first?.outcome == "invalid_duration")
+            #expect(audit.first?.reason.contains("is not a positive duration") == true)
+
+            let body = "{\"email\": \"jane@example.com\", \"duration\": \(String(reflecting: duration)), \"resources\": [{\"kind\": \"grafana.dashboard\", \"id\": \"ops-readonly\"}]}"
+            let refused = try await decide(client, body, token: Self.tokens[0])
+            #expect(refused.status == .badRequest)
+            #expect((json(refused)["error"] as? String)?.contains("is not a positive duration") == true)
+        }
+    }
+
+    /// Indent's "indefinite" and a huge request both get the shortest limit, on both routes.
+    @Test(arguments: ["-1ns", "99999999h"])
+    func anEndlessOrHugeDurationIsCappedByTheRule(duration: String) async throws {
+        try await withWebhook(contents: roster(), configuration: .forTests(rules: Self.rules, apiTokens: Self.tokens)) { client, _, clock in
+            var event = request("jane@example.com", id: "long", resources: [["kind": "aws.iam.v1.Role", "id": "arn:aws:iam::1:role/prod-admin", "labels": ["env": "prod"]]])
+            event["meta"] = ["labels": ["indent.com/time/duration": duration]]
+            let claim = try #require(try await postClaims(client, requestBody([event]), clock: clock).first)
+            #expect(labels(claim)["indent.com/time/duration"] == "30m0s")
+            let body = #"{"email": "jane@example.com", "duration": "\#(duration)", "resources": [{"kind": "aws.iam.v1.Role", "id": "arn:aws:iam::1:role/prod-admin", "labels": {"env": "prod"}}]}"#
+            #expect(json(try await decide(client, body, token: Self.tokens[0]))["granted_seconds"] as? Int == 1800)
+        }
+    }
+
+    /// A key repeated in the decision API's body is refused as the webhook refuses it.
+    @Test func repeatedKeysInADecisionBodyAre400() async throws {
+        try await withWebhook(contents: roster(), configuration: .forTests(rules: Self.rules, apiTokens: Self.tokens)) { client, _, _ in
+            let body = #"{"email": "nobody@example.com", "email": "jane@example.com", "resources": [{"kind": "x", "id": "a-readonly"}]}"#
+            let response = try await decide(client, body, token: Self.tokens[0])
+            #expect(response.status == .badRequest)
+            #expect((json(response)["error"] as? String)?.contains("appears twice in one object") == true)
         }
     }
 
