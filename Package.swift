@@ -31,8 +31,11 @@ let package = Package(
         // JSON: a strict reader, a compact writer and the value they share (the webhook's bodies and
         // replies, the simulator's replies).
         .target(name: "JSON"),
+        // Untrusted text made safe to print: one line, nothing a terminal acts on (log lines, text output).
+        .target(name: "SafeText"),
         // swift-log's StreamLogHandler line, cheaper, with an optional background writer (serve).
         .target(name: "LineLog", dependencies: [
+            "SafeText",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // REST client for PagerDuty: wire types, pagination, retries, pacing. Knows no SQLite.
@@ -67,7 +70,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         // Snapshot diff (pure) and its renderers.
-        .target(name: "Drift", dependencies: ["OnCallStore", "Timestamps"], exclude: ["DRIFT-JSON.md"]),
+        .target(name: "Drift", dependencies: ["OnCallStore", "Timestamps", "SafeText"], exclude: ["DRIFT-JSON.md"]),
         // The Hummingbird webhook application.
         .target(name: "Server", dependencies: [
             "Approval", "JSON", "OnCallStore", "Timestamps",
@@ -95,7 +98,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "shiftgate", dependencies: [
-            "PagerDuty", "OnCallStore", "SQLiteStore", "PostgresStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator", "LineLog", "Timestamps",
+            "PagerDuty", "OnCallStore", "SQLiteStore", "PostgresStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator", "LineLog", "Timestamps", "SafeText",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -137,7 +140,7 @@ let package = Package(
         .testTarget(name: "ApprovalTests", dependencies: ["JSON", "Timestamps", "Approval", "OnCallStore", "TestSupport"]),
         .testTarget(name: "DriftTests", dependencies: ["SQLiteStore", "Timestamps", "Drift", "OnCallStore"]),
         .testTarget(name: "LineLogTests", dependencies: [
-            "LineLog",
+            "LineLog", "SafeText",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServerTests", dependencies: [

@@ -1,4 +1,5 @@
 import Logging
+import SafeText
 
 /// swift-log's `StreamLogHandler` line, byte for byte, written for less:
 ///
@@ -9,6 +10,11 @@ import Logging
 /// `strftime` for every line, and writes each line with its own locked `fwrite` and `fflush`. Here the
 /// metadata are merged in a small array, the time text is made once a second, and the line goes to a
 /// `LineSink`, which can hold lines for a background writer.
+///
+/// One difference, on purpose: values and the message often carry text from a request or from
+/// PagerDuty, so they are escaped (`SafeText`): control characters as `\n`, `\u{1B}` and the like,
+/// and a string value with a space, `=` or `"` in double quotes. A crafted email cannot end the line
+/// and write a forged one, nor pass for another `key=value` on the same line.
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadataProvider: Logger.MetadataProvider?
@@ -38,14 +44,18 @@ public struct LineLogHandler: LogHandler {
         line.append(":")
         for (key, value) in mergedMetadata(event) {
             line.append(" ")
-            line.append(key)
+            line.append(key.printable)
             line.append("=")
-            line.append(value.description)
+            switch value {
+            case .string(let text): line.append(text.logValue)
+            case .stringConvertible(let convertible): line.append(convertible.description.logValue)
+            case .array, .dictionary: line.append(value.description.printable)
+            }
         }
         line.append(" [")
         line.append(event.source)
         line.append("] ")
-        line.append(event.message.description)
+        line.append(event.message.description.printable)
         line.append("\n")
         // Warnings and worse are written at once, with whatever waits before them.
         sink.write(line, now: event.level >= .warning)

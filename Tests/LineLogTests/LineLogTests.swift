@@ -1,6 +1,7 @@
 import Foundation
 import LineLog
 import Logging
+import SafeText
 import Testing
 
 /// Log lines through a real file: what a reader of standard error gets when it is redirected. (A
@@ -59,6 +60,40 @@ final class LogFile {
         #expect(lines[1].dropFirst(24) == " debug shiftgate: component=serve zone=base [LineLogTests] plain")
     }
 
+    /// Issue #26: a signed request's email with a newline wrote a whole forged "approved" line. Every
+    /// value and the message are escaped, so one event stays one line and no value passes for another key.
+    @Test func untrustedTextCannotForgeALineOrAKey() throws {
+        let file = try LogFile()
+        let logger = logger(LineSink(fileDescriptor: file.write))
+        let forged = "nobody@example.com\n2026-12-07T00:00:00+0000 info shiftgate: outcome=approved requester=ceo@example.com\u{1B}[2J\u{0}"
+        logger.info("decision \u{1B}]0;title\u{7}", metadata: ["requester": "\(forged)", "outcome": "not_on_call", "note": "a outcome=approved",
+                                                            "schedules": .stringConvertible(forged), "path": .array(["x\ny"])])
+        let text = file.available()
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 2 && lines[1].isEmpty, "\(text)")
+        let line = String(lines[0])
+        #expect(!line.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F })
+        #expect(line.contains(#"requester="nobody@example.com\n2026-12-07T00:00:00+0000 info shiftgate: outcome=approved requester=ceo@example.com\u{1B}[2J\u{0}""#))
+        #expect(line.contains(#"note="a outcome=approved""#))
+        #expect(line.contains(" outcome=not_on_call "))
+        #expect(line.contains(#"path=["x\\ny"]"#), "Swift writes the array's elements escaped already; the backslash is doubled")
+        #expect(line.hasSuffix(#"decision \u{1B}]0;title\u{7}"#))
+    }
+
+    @Test func printableTextIsOneLineThatATerminalCannotActOn() {
+        #expect("jane@example.com".printable == "jane@example.com")
+        #expect("Zoë Müller, SRE Primary".printable == "Zoë Müller, SRE Primary")
+        #expect("a\r\nb\tc".printable == #"a\r\nb\tc"#)
+        #expect("back\\slash".printable == #"back\\slash"#, "a backslash in the text cannot pass for an escape")
+        #expect("\u{1B}[31mred\u{9B}2J\u{7F}".printable == #"\u{1B}[31mred\u{9B}2J\u{7F}"#)
+        #expect("a\u{2028}b\u{202E}cba\u{2066}".printable == #"a\u{2028}b\u{202E}cba\u{2066}"#)
+        #expect("\u{0}".printable == #"\u{0}"#)
+        #expect("plain".logValue == "plain")
+        #expect("".logValue == #""""#)
+        #expect("SRE Primary".logValue == #""SRE Primary""#)
+        #expect(#"say "hi"=x"#.logValue == #""say \"hi\"=x""#)
+    }
+
     @Test func anErrorAndAProviderJoinTheMetadata() throws {
         struct Refused: Error {}
         let file = try LogFile()
@@ -67,7 +102,7 @@ final class LogFile {
         logger.logLevel = .info
         logger.error("failed", error: Refused(), metadata: ["outcome": "explicit"])
         let line = file.available()
-        #expect(line.dropFirst(24).hasPrefix(" error: error.message=Refused() error.type=LineLogTests.LineLogTests.(unknown context at"))
+        #expect(line.dropFirst(24).hasPrefix(#" error: error.message=Refused() error.type="LineLogTests.LineLogTests.(unknown context at"#))
         #expect(line.hasSuffix(" outcome=explicit request=r1 [LineLogTests] failed\n"))
     }
 
