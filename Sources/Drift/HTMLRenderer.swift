@@ -1,4 +1,5 @@
 import Foundation
+import SafeText
 
 /// One self-contained HTML page: inline CSS, an inline SVG timeline per schedule whose roster changed
 /// (before above after, gaps hatched red, changed periods outlined), no script and no external asset.
@@ -303,7 +304,8 @@ struct HTMLRenderer {
     func escape(_ text: String) -> String {
         var result = ""
         result.reserveCapacity(text.count)
-        for character in text {
+        // Control characters shown as escapes (`SafeText`), then HTML's own.
+        for character in text.printable {
             switch character {
             case "&": result += "&amp;"
             case "<": result += "&lt;"

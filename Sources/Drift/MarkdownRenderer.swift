@@ -1,4 +1,5 @@
 import Foundation
+import SafeText
 
 /// Markdown that reads well pasted into Slack or a GitHub issue: a heading per schedule and policy,
 /// bullet lists beneath, people as `Name <email>`, no tables (Slack shows them raw).
@@ -121,7 +122,9 @@ struct MarkdownRenderer {
     /// An underscore inside a word (`America/New_York`) is left alone: it cannot start emphasis, and
     /// Slack would show the backslash.
     static func escape(_ text: String) -> String {
-        let characters = Array(text)
+        // A line break becomes a space; any other control character is shown as an escape
+        // (`SafeText`), whose backslash is then escaped below like any other.
+        let characters = Array(String(text.map { $0.isNewline ? " " : $0 }).printable)
         var result = ""
         for (index, character) in characters.enumerated() {
             if character.isNewline {
@@ -136,9 +139,9 @@ struct MarkdownRenderer {
         return result
     }
 
-    /// Text inside a code span cannot contain a backtick.
+    /// Text inside a code span cannot contain a backtick, nor a control character.
     private static func code(_ text: String) -> String {
-        text.replacingOccurrences(of: "`", with: "'")
+        text.printable.replacingOccurrences(of: "`", with: "'")
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SafeText
 
 /// Plain text for a terminal: a header, then one block per schedule and policy with an aligned label column.
 struct TextRenderer {
@@ -15,7 +16,9 @@ struct TextRenderer {
         renderer.writeHeader()
         for schedule in report.schedules { renderer.write(schedule) }
         for policy in report.escalationPolicies { renderer.write(policy) }
-        return renderer.lines.joined(separator: "\n") + "\n"
+        // Every line is built here as one line; what PagerDuty wrote into names and ids is escaped
+        // so that it stays on it and cannot reach the terminal as a control sequence.
+        return renderer.lines.lazy.map(\.printable).joined(separator: "\n") + "\n"
     }
 
     private mutating func writeHeader() {

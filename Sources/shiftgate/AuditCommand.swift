@@ -52,10 +52,10 @@ struct AuditCommand: AsyncParsableCommand {
                        outcome: $0.outcome, reason: $0.reason, snapshotId: $0.snapshotId, scheduleId: $0.scheduleId, grantedSeconds: $0.grantedSeconds)
             }))
         case .text:
-            if records.isEmpty { print("no decisions in the last \(since)") }
+            if records.isEmpty { printLine("no decisions in the last \(since)") }
             for record in records {
                 let granted = record.grantedSeconds.map { " for " + GoDuration.format(seconds: $0) } ?? ""
-                print("\(ReadableTime.utc(record.decidedAt))  \(record.outcome)\(granted)  \(record.requester.isEmpty ? "(no email)" : record.requester)  \(record.resources)  \(record.reason)")
+                printLine("\(ReadableTime.utc(record.decidedAt))  \(record.outcome)\(granted)  \(record.requester.isEmpty ? "(no email)" : record.requester)  \(record.resources)  \(record.reason)")
             }
         }
     }

@@ -105,19 +105,19 @@ struct CheckCommand: AsyncParsableCommand {
                 resources: rules == nil ? nil : explain(asked, rules: index.rules).map { ["resource": $0.resource, "rule": $0.rule, "effect": $0.effect] })))
         case .text:
             let who = decision.user.map { "\($0.name) <\($0.email)>, \($0.id)" } ?? email
-            print("\(who): \(decision.isApproved ? "ON CALL" : "not on call") (\(decision.outcome.rawValue))")
+            printLine("\(who): \(decision.isApproved ? "ON CALL" : "not on call") (\(decision.outcome.rawValue))")
             if !decision.scheduleIds.isEmpty {
-                print("  schedules:   " + zip(decision.scheduleIds, decision.scheduleNames).map { "\($1) (\($0))" }.joined(separator: ", "))
+                printLine("  schedules:   " + zip(decision.scheduleIds, decision.scheduleNames).map { "\($1) (\($0))" }.joined(separator: ", "))
             }
-            if let end = decision.stretchEnd { print("  stretch end: \(ReadableTime.utc(end))") }
-            if let seconds = decision.grantedSeconds { print("  would grant: \(GoDuration.format(seconds: seconds))") }
+            if let end = decision.stretchEnd { printLine("  stretch end: \(ReadableTime.utc(end))") }
+            if let seconds = decision.grantedSeconds { printLine("  would grant: \(GoDuration.format(seconds: seconds))") }
             if rules != nil {
                 for line in explain(asked, rules: index.rules) {
-                    print("  resource:    \(line.resource) -> \(line.rule) (\(line.effect))")
+                    printLine("  resource:    \(line.resource) -> \(line.rule) (\(line.effect))")
                 }
             }
-            print("  reason:      \(decision.reason)")
-            print("  decided at:  \(ReadableTime.utc(now)) from snapshot \(contents.info.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
+            printLine("  reason:      \(decision.reason)")
+            printLine("  decided at:  \(ReadableTime.utc(now)) from snapshot \(contents.info.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
         }
         if !decision.isApproved { throw ShiftgateExit.notOnCall }
     }
@@ -167,16 +167,16 @@ extension CheckCommand {
                 allowed: index.allowedScheduleIds.contains(found.id), at: RFC3339.format(now), snapshotId: index.snapshot.id)))
         case .text:
             let kind = found.kind == .shiftBased ? "shift-based" : "layer-based"
-            print("\(found.name) (\(found.id), \(kind), \(found.timeZone)): \(people.isEmpty ? "nobody on call" : "\(people.count) on call")")
+            printLine("\(found.name) (\(found.id), \(kind), \(found.timeZone)): \(people.isEmpty ? "nobody on call" : "\(people.count) on call")")
             for person in people {
                 let who = person.user.map { "\($0.name) <\($0.email)>" } ?? person.userId
-                print("  \(who) until \(ReadableTime.utc(person.until))")
+                printLine("  \(who) until \(ReadableTime.utc(person.until))")
             }
             if !index.allowedScheduleIds.contains(found.id) {
-                print(index.rules.isImplicit ? "  (not a schedule AUTO_APPROVAL_* allows: nobody here is approved through it)"
+                printLine(index.rules.isImplicit ? "  (not a schedule AUTO_APPROVAL_* allows: nobody here is approved through it)"
                                              : "  (no approving rule of \(index.rules.source ?? "the rules file") allows this schedule)")
             }
-            print("  at \(ReadableTime.utc(now)) from snapshot \(index.snapshot.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
+            printLine("  at \(ReadableTime.utc(now)) from snapshot \(index.snapshot.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
         }
         if people.isEmpty { throw ShiftgateExit.notOnCall }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SafeText
 
 /// Exit codes are part of the interface: cron, systemd and scripts act on them (README, "Commands and
 /// exit codes"). 64, a bad command line or configuration, is ArgumentParser's own exit for a parse
@@ -15,8 +16,9 @@ enum ShiftgateExit {
     static let syncRunning = ExitCode(75)
 }
 
-/// Prints one clear line on stderr and returns `code`, for the caller to throw or return.
+/// Prints one clear line on stderr and returns `code`, for the caller to throw or return. The
+/// message may quote what a user, a file or PagerDuty wrote: it is escaped onto that one line.
 func fail(_ message: String, code: ExitCode = ShiftgateExit.failure) -> ExitCode {
-    FileHandle.standardError.write(Data(("shiftgate: " + message + "\n").utf8))
+    FileHandle.standardError.write(Data(("shiftgate: " + message.printable + "\n").utf8))
     return code
 }

@@ -1,6 +1,7 @@
 import Approval
 import ArgumentParser
 import Foundation
+import SafeText
 import OnCallStore
 
 struct RulesCommand: AsyncParsableCommand {
@@ -43,27 +44,29 @@ struct RulesCheckCommand: AsyncParsableCommand {
         do {
             rules = try RulesFile.load(path: file, defaults: policy)
         } catch {
-            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            // One `FILE:LINE:COLUMN: message` line per problem, each escaped onto its line.
+            let lines = (error as? RulesFileError).map { failure in failure.problems.map { "\(failure.file):\($0)" } } ?? ["\(error)"]
+            FileHandle.standardError.write(Data(lines.map { $0.printable + "\n" }.joined().utf8))
             throw ShiftgateExit.configuration
         }
         let approving = rules.rules.filter(\.approves).count
-        print("\(file): \(rules.rules.count) rule\(rules.rules.count == 1 ? "" : "s") (\(approving) approving, \(rules.rules.count - approving) never)")
+        printLine("\(file): \(rules.rules.count) rule\(rules.rules.count == 1 ? "" : "s") (\(approving) approving, \(rules.rules.count - approving) never)")
         for rule in rules.rules {
             let limits = rule.approves
                 ? "on call in \(rule.schedules.isEmpty ? "any schedule" : rule.schedules.joined(separator: ", "))"
                     + (rule.maxEscalationLevel.map { ", escalation level <= \($0)" } ?? "") + ", at most \(CLIDuration(seconds: rule.maxDuration))"
                 : "never"
-            print("  \(rule.name): \(limits)")
+            printLine("  \(rule.name): \(limits)")
         }
         // Schedules: only a warning, and only when a snapshot can be read (a fresh install has none).
         let current = try? await common.withStore(.read, logger: LoggingBootstrap.logger("rules"), { try await $0.currentSnapshot() })
         guard let contents = current ?? nil else {
-            print("(no snapshot in the cache to check schedule names against)")
+            printLine("(no snapshot in the cache to check schedule names against)")
             return
         }
         let index = OnCallIndex(contents, rules: rules)
         for unknown in index.unmatchedRuleSchedules {
-            FileHandle.standardError.write(Data("\(file):\(unknown.location.map(\.description) ?? "1:1"): warning: rule \(unknown.rule): schedule '\(unknown.entry)' is not in snapshot \(contents.info.id)\n".utf8))
+            FileHandle.standardError.write(Data("\(file):\(unknown.location.map(\.description) ?? "1:1"): warning: rule \(unknown.rule): schedule '\(unknown.entry)' is not in snapshot \(contents.info.id)".printable.utf8 + [0x0A]))
         }
     }
 }

@@ -68,23 +68,23 @@ struct StatusCommand: AsyncParsableCommand {
         case .json:
             print(try encodeJSON(report))
         case .text:
-            print("cache:          \(path)")
+            printLine("cache:          \(path)")
             if let current, let age {
-                print("current:        snapshot \(current.id), finished \(ReadableTime.utc(current.finishedAt)) (\(CLIDuration(seconds: Double(age))) ago)\(stale ? ", STALE" : "")")
+                printLine("current:        snapshot \(current.id), finished \(ReadableTime.utc(current.finishedAt)) (\(CLIDuration(seconds: Double(age))) ago)\(stale ? ", STALE" : "")")
                 let fullRead = lastFull.map { "\(ReadableTime.utc($0.startedAt)) (\(CLIDuration(seconds: Double(max(0, Int(now.timeIntervalSince($0.startedAt)))))) ago)" } ?? "none kept"
-                print("read:           \(current.read == .full ? "full" : "refresh (the lists, /oncalls, and the schedules whose turn came read whole)"); last full read \(fullRead)")
-                print("window:         \(ReadableTime.utc(current.windowStart)) → \(ReadableTime.utc(current.windowEnd))")
-                print("counts:         \(current.userCount) users, \(current.scheduleCount) schedules (\(current.shiftBasedScheduleCount) shift-based), \(current.shiftCount) shifts, \(current.policyCount) escalation policies, \(current.onCallCount) on-call entries")
-                print("api:            \(current.apiRequests) requests, \(current.rateLimited) answered 429")
+                printLine("read:           \(current.read == .full ? "full" : "refresh (the lists, /oncalls, and the schedules whose turn came read whole)"); last full read \(fullRead)")
+                printLine("window:         \(ReadableTime.utc(current.windowStart)) → \(ReadableTime.utc(current.windowEnd))")
+                printLine("counts:         \(current.userCount) users, \(current.scheduleCount) schedules (\(current.shiftBasedScheduleCount) shift-based), \(current.shiftCount) shifts, \(current.policyCount) escalation policies, \(current.onCallCount) on-call entries")
+                printLine("api:            \(current.apiRequests) requests, \(current.rateLimited) answered 429")
             } else {
-                print("current:        none (no sync has completed)")
+                printLine("current:        none (no sync has completed)")
             }
-            print("snapshots kept: \(kept)")
+            printLine("snapshots kept: \(kept)")
             if let failure = state.lastFailureAt {
                 let after = state.lastSuccessAt.map { $0 > failure } ?? false
-                print("last failure:   \(ReadableTime.utc(failure))\(after ? " (a sync has succeeded since)" : ""): \(state.lastFailureReason ?? "unknown")")
+                printLine("last failure:   \(ReadableTime.utc(failure))\(after ? " (a sync has succeeded since)" : ""): \(state.lastFailureReason ?? "unknown")")
             } else {
-                print("last failure:   none")
+                printLine("last failure:   none")
             }
         }
         if stale { throw ShiftgateExit.failure }
