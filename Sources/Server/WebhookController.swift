@@ -117,10 +117,13 @@ struct WebhookController {
         }
         metrics.decisionDuration(nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
 
-        for (event, decision) in result.decisions {
+        // Each decision's line carries its audit record's request id (the event's id, or the HTTP
+        // request's with the event's position), so that the two can be joined; `http_request_id` is
+        // the request's own, shared by every decision in one body.
+        for ((event, decision), record) in zip(result.decisions, records) {
             metrics.decision(outcome: decision.outcome.rawValue)
             var metadata: Logger.Metadata = [
-                "request_id": "\(requestId)", "requester": "\(event.actorEmail ?? "")", "outcome": "\(decision.outcome.rawValue)",
+                "request_id": "\(record.requestId)", "http_request_id": "\(requestId)", "requester": "\(event.actorEmail ?? "")", "outcome": "\(decision.outcome.rawValue)",
                 "schedules": "\(decision.scheduleNames.joined(separator: ","))", "granted_s": "\(decision.grantedSeconds.map(String.init) ?? "-")",
                 "snapshot": "\(roster.index?.snapshot.id.description ?? "-")",
             ]
