@@ -25,9 +25,11 @@ extension Drift {
         }
     }
 
-    /// The report as JSON: sorted keys, ISO 8601 UTC times, explicit nulls. See `DRIFT-JSON.md`.
+    /// The report as JSON: snake_case keys like every other JSON Shiftgate writes, sorted, ISO 8601
+    /// UTC times, explicit nulls. See `DRIFT-JSON.md`.
     public static func encodeJSON(_ report: DriftReport) -> Data {
         let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .rfc3339
         do {
@@ -41,6 +43,7 @@ extension Drift {
     /// Reads a report back from the JSON that `encodeJSON(_:)` writes.
     public static func decodeJSON(_ data: Data) throws -> DriftReport {
         let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.dateDecodingStrategy = .rfc3339
         return try decoder.decode(DriftReport.self, from: data)
     }

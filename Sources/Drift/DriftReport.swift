@@ -8,12 +8,13 @@ import OnCallStore
 /// `comparedWindow`, the stretch both snapshots cover; outside it one snapshot simply has no data.
 ///
 /// The report is plain data: render it with `Drift.render(_:as:)`. Its JSON form is documented in
-/// `DRIFT-JSON.md` beside this file; `formatVersion` changes whenever that shape changes incompatibly.
+/// `DRIFT-JSON.md` beside this file; `format_version` changes whenever that shape changes incompatibly.
 public struct DriftReport: Codable, Sendable, Equatable {
-    /// The version of the JSON shape, written as `formatVersion`. 2: schedules carry their `kind`
-    /// (layer-based or shift-based) and `kindChange`, and each side of an on-call change is a set of
-    /// any size (shift-based schedules put several people on call at once).
-    public static let formatVersion = 2
+    /// The version of the JSON shape, written as `format_version`. 3: keys in snake_case, like every
+    /// other JSON output. 2: schedules carry their `kind` (layer-based or shift-based) and
+    /// `kind_change`, and each side of an on-call change is a set of any size (shift-based schedules
+    /// put several people on call at once).
+    public static let formatVersion = 3
 
     /// The older snapshot.
     public var from: SnapshotSummary

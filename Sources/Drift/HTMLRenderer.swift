@@ -118,7 +118,7 @@ struct HTMLRenderer {
 
     // MARK: Timeline
 
-    private enum Layout {
+    enum Layout {
         static let width = 1100.0
         static let left = 92.0
         static let right = 1088.0
@@ -191,12 +191,13 @@ struct HTMLRenderer {
         if let zone = time.localZoneName {
             svg.append("<text class=\"rowsub\" x=\"8\" y=\"\(n(Layout.axisY + 32))\">\(escape(Self.shortZone(zone)))</text>")
         }
-        for tick in ticks {
-            let tx = x(tick)
-            let anchor = tx < Layout.left + 40 ? "start" : (tx > Layout.right - 40 ? "end" : "middle")
-            svg.append("<text class=\"ticklabel\" x=\"\(n(tx))\" y=\"\(n(Layout.axisY + 16))\" text-anchor=\"\(anchor)\">\(escape(Self.tickLabel(tick, zone: .gmt)))</text>")
-            if let zone = time.localZone {
-                svg.append("<text class=\"ticklocal\" x=\"\(n(tx))\" y=\"\(n(Layout.axisY + 32))\" text-anchor=\"\(anchor)\">\(escape(Self.tickLabel(tick, zone: zone)))</text>")
+        let labels = ticks.map { tick in (utc: Self.tickLabel(tick, zone: .gmt), local: time.localZone.map { Self.tickLabel(tick, zone: $0) }) }
+        let widest = labels.map { max($0.utc.count, $0.local?.count ?? 0) }.max() ?? 0
+        for (index, placement) in Self.tickLabelPlacements(ticks.map(x), labelWidth: Self.labelWidth(characters: widest)).enumerated() {
+            guard let placement else { continue }
+            svg.append("<text class=\"ticklabel\" x=\"\(n(placement.x))\" y=\"\(n(Layout.axisY + 16))\" text-anchor=\"\(placement.anchor)\">\(escape(labels[index].utc))</text>")
+            if let local = labels[index].local {
+                svg.append("<text class=\"ticklocal\" x=\"\(n(placement.x))\" y=\"\(n(Layout.axisY + 32))\" text-anchor=\"\(placement.anchor)\">\(escape(local))</text>")
             }
         }
         svg.append("</svg>")
@@ -226,6 +227,40 @@ struct HTMLRenderer {
             tick += step
         }
         return result
+    }
+
+    /// How wide a tick label of `characters` is drawn, generously: 11 px text averages under 6.5 px
+    /// a character in the fonts the page asks for.
+    static func labelWidth(characters: Int) -> Double {
+        Double(characters) * 6.5
+    }
+
+    /// Where each tick's label goes, or nil where it would not fit: centred under its tick, moved to
+    /// start or end at its tick near an edge so that it stays between the row captions and the
+    /// picture's right edge (`Layout.left` to `Layout.width`),
+    /// and left out when it would overlap the label before it (with a small gap), so that no two
+    /// labels ever draw over each other, at the right edge least of all.
+    static func tickLabelPlacements(_ xs: [Double], labelWidth: Double, gap: Double = 8) -> [(x: Double, anchor: String)?] {
+        var placements: [(x: Double, anchor: String)?] = []
+        var previousEnd = -Double.infinity
+        for x in xs {
+            let start: Double
+            let anchor: String
+            if x - labelWidth / 2 < Layout.left {
+                (start, anchor) = (x, "start")
+            } else if x + labelWidth / 2 > Layout.width {
+                (start, anchor) = (x - labelWidth, "end")
+            } else {
+                (start, anchor) = (x - labelWidth / 2, "middle")
+            }
+            guard start >= previousEnd + gap, start >= Layout.left, start + labelWidth <= Layout.width else {
+                placements.append(nil)
+                continue
+            }
+            previousEnd = start + labelWidth
+            placements.append((x, anchor))
+        }
+        return placements
     }
 
     /// `Wed 25 Nov 14:00`: weekday and date help more than the year on a timeline.

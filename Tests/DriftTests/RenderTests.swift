@@ -1,4 +1,4 @@
-import Drift
+@testable import Drift
 import Foundation
 import OnCallStore
 import Testing
@@ -109,15 +109,16 @@ import Testing
     @Test func jsonHasStableKeysUTCTimesAndExplicitNulls() throws {
         let json = Drift.render(Self.sample(), as: .json)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-        #expect(object.keys.sorted() == ["comparedWindow", "escalationPolicies", "formatVersion", "from", "isEmpty", "schedules", "summary", "to"])
-        #expect(object["formatVersion"] as? Int == 2)
-        #expect(object["isEmpty"] as? Bool == false)
+        // snake_case, like every other JSON output (#26.18).
+        #expect(object.keys.sorted() == ["compared_window", "escalation_policies", "format_version", "from", "is_empty", "schedules", "summary", "to"])
+        #expect(object["format_version"] as? Int == 3)
+        #expect(object["is_empty"] as? Bool == false)
         #expect(json.contains("\"start\" : \"2026-11-25T14:00:00Z\""))
         let schedules = try #require(object["schedules"] as? [[String: Any]])
         let billing = try #require(schedules.first { $0["id"] as? String == "PSBILL" })
         #expect(billing.keys.sorted() == [
-            "gapsClosed", "gapsOpened", "id", "kind", "kindChange", "membersJoined", "membersLeft", "name", "onCallChanges",
-            "overridesAdded", "overridesRemoved", "rename", "status", "timeZone", "timeZoneChange", "timeline",
+            "gaps_closed", "gaps_opened", "id", "kind", "kind_change", "members_joined", "members_left", "name", "on_call_changes",
+            "overrides_added", "overrides_removed", "rename", "status", "time_zone", "time_zone_change", "timeline",
         ])
         #expect(billing["rename"] is NSNull)
         // Keys appear sorted in the text, so diffs of two JSON reports stay small.
@@ -162,11 +163,40 @@ import Testing
     }
 
     @Test func jsonFromAnotherFormatVersionIsRefused() throws {
-        let json = Drift.render(Self.emptyReport(), as: .json).replacingOccurrences(of: "\"formatVersion\" : 2", with: "\"formatVersion\" : 3")
+        let json = Drift.render(Self.emptyReport(), as: .json).replacingOccurrences(of: "\"format_version\" : 3", with: "\"format_version\" : 2")
         #expect(throws: DecodingError.self) { try Drift.decodeJSON(Data(json.utf8)) }
     }
 
     // MARK: HTML
+
+    /// #26.18: over windows of every length and offset, the axis labels stay inside the picture,
+    /// right of the row captions, and never overlap, the right edge included.
+    @Test func timelineTickLabelsNeverOverlapOrLeaveThePicture() {
+        let layout = (left: HTMLRenderer.Layout.left, right: HTMLRenderer.Layout.right, width: HTMLRenderer.Layout.width)
+        let width = HTMLRenderer.labelWidth(characters: "Wed 25 Nov 14:00".count)
+        var placed = 0
+        for hours in [1.0, 2, 5, 7.5, 12, 23, 24, 25, 47, 49, 71, 100, 167, 169, 200, 335, 337, 500, 720] {
+            for offsetMinutes in [0.0, 1, 29, 59, 61, 119, 601] {
+                let start = Date(timeIntervalSince1970: 1_795_000_000).addingTimeInterval(offsetMinutes * 60)
+                let window = DriftReport.Interval(start: start, end: start.addingTimeInterval(hours * 3600))
+                let span = window.end.timeIntervalSince(window.start)
+                let xs = HTMLRenderer.ticks(window).map { layout.left + (layout.right - layout.left) * $0.timeIntervalSince(window.start) / span }
+                var previousEnd = -Double.infinity
+                for placement in HTMLRenderer.tickLabelPlacements(xs, labelWidth: width).compactMap({ $0 }) {
+                    let start = switch placement.anchor {
+                    case "start": placement.x
+                    case "end": placement.x - width
+                    default: placement.x - width / 2
+                    }
+                    #expect(start >= layout.left && start + width <= layout.width, "\(hours) h from +\(offsetMinutes) min: a label leaves the picture")
+                    #expect(start > previousEnd, "\(hours) h from +\(offsetMinutes) min: labels overlap")
+                    previousEnd = start + width
+                    placed += 1
+                }
+            }
+        }
+        #expect(placed > 300, "most ticks keep their label")
+    }
 
     @Test func htmlIsSelfContainedAndEscaped() {
         let html = Drift.render(Self.sample(), as: .html)

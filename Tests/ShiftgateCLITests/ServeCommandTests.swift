@@ -58,7 +58,7 @@ import Glibc
             #expect(page.lowercased().contains("<html") && page.contains("renamed") && !page.contains("<script"))
             let same = try await run(["drift", "--from", "2", "--to", "2", "--fail-on-drift", "--format", "json"], environment: env)
             #expect(same.status == 0)
-            #expect(same.stdout.contains("\"isEmpty\" : true"))
+            #expect(same.stdout.contains("\"is_empty\" : true"))
             let listed = try await run(["snapshots", "--format", "json"], environment: env)
             #expect(listed.stdout.contains("\"id\" : 2"))
         }
