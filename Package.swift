@@ -38,9 +38,12 @@ let package = Package(
             "SafeText",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // What every client of a rate-limited API needs: pacing (a token bucket a 429 can pause),
+        // at most N in flight, backoff with jitter, Retry-After, a time budget. Knows no API.
+        .target(name: "Pacing"),
         // REST client for PagerDuty: wire types, pagination, retries, pacing. Knows no SQLite.
         .target(name: "PagerDuty", dependencies: [
-            "Timestamps",
+            "Timestamps", "Pacing",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The cache's value types and the CacheStore protocol every engine implements. Knows no engine.
@@ -60,7 +63,7 @@ let package = Package(
         ]),
         // PagerDuty -> OnCallStore, as one snapshot.
         .target(name: "Sync", dependencies: [
-            "PagerDuty", "OnCallStore", "Timestamps",
+            "PagerDuty", "Pacing", "OnCallStore", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The approval decision (pure), the rules file it follows, and Indent's webhook protocol.
@@ -127,6 +130,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/TestSupport"),
         .testTarget(name: "TimestampsTests", dependencies: ["Timestamps"]),
+        .testTarget(name: "PacingTests", dependencies: ["Pacing"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
         .testTarget(name: "PagerDutyTests", dependencies: ["PagerDuty", "Timestamps", "TestSupport"]),
         .testTarget(name: "PagerDutySimulatorTests", dependencies: ["Timestamps", "PagerDutySimulator", "PagerDuty", "TestSupport"]),

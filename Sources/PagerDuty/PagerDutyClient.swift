@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Logging
+import Pacing
 import Synchronization
 import Timestamps
 

@@ -1,4 +1,5 @@
 import Foundation
+import Pacing
 
 /// What to do with one HTTP reply from PagerDuty. A pure function of status, headers and attempt
 /// number, so the rules can be tested against a table.
@@ -52,30 +53,18 @@ public struct RetryPolicy: Sendable, Equatable {
         attempt < maxAttempts ? backoff(attempt: attempt, jitter: jitter) : nil
     }
 
-    /// Exponential backoff with "full jitter": uniformly in [base/2, min(max, base·2^(n-1))].
+    /// Exponential backoff with full jitter (`Pacing.Backoff`, shared with every other client).
     func backoff(attempt: Int, jitter: Double) -> Double {
-        let ceiling = min(maxDelay, baseDelay * pow(2, Double(max(0, attempt - 1))))
-        return baseDelay / 2 + (ceiling - baseDelay / 2) * jitter
+        Backoff(baseDelay: baseDelay, maxDelay: maxDelay).delay(attempt: attempt, jitter: jitter)
     }
 
     /// Seconds to wait as the reply asks: `Retry-After` (seconds or an HTTP date) first, then
-    /// `ratelimit-reset` (seconds until the window resets). Header names are lowercase.
+    /// PagerDuty's own `ratelimit-reset` (seconds until the window resets). Header names are lowercase.
     public static func rateLimitWait(headers: [String: String], now: Date = Date()) -> Double? {
-        if let value = headers["retry-after"]?.trimmingCharacters(in: .whitespaces) {
-            if let seconds = Double(value), seconds >= 0 { return seconds }
-            if let date = httpDate(value) { return max(0, date.timeIntervalSince(now)) }
-        }
+        if let value = headers["retry-after"], let seconds = RetryAfter.seconds(value, now: now) { return seconds }
         if let value = headers["ratelimit-reset"], let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 {
             return seconds
         }
         return nil
-    }
-
-    static func httpDate(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: text)
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import OnCallStore
+import Pacing
 import PagerDuty
-import Synchronization
 
 /// Why a sync did not produce a snapshot.
 public enum SyncError: Error, CustomStringConvertible {
@@ -408,70 +408,8 @@ public struct Syncer: Sendable {
     }
 }
 
-/// Runs `work`, or throws `SyncError.timedOut` when `seconds` pass first, cancelling the work.
-///
-/// The work runs in a task of its own and is not waited for once the time is up: a task group
-/// would wait for it to end, and a request stuck inside FoundationNetworking does not always end
-/// at once when cancelled (seen under load: a 1 s budget ended after the 10 s a stalled reply
-/// took). The work only reads from PagerDuty, so nothing it does after that matters.
+/// Runs `work`, or throws `SyncError.timedOut` when `seconds` pass first, cancelling the work and
+/// not waiting for it (`Pacing.withTimeout` says why).
 func withTimeout<T: Sendable>(seconds: Double, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
-    let outcome = Outcome<T>()
-    return try await withTaskCancellationHandler {
-        try await withCheckedThrowingContinuation { continuation in
-            outcome.wait(continuation)
-            let worker = Task {
-                do { outcome.finish(.success(try await work())) } catch { outcome.finish(.failure(error)) }
-            }
-            let timer = Task {
-                try? await Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1e9))
-                outcome.finish(.failure(SyncError.timedOut(seconds: seconds)))
-            }
-            outcome.whenFinished {
-                worker.cancel()
-                timer.cancel()
-            }
-        }
-    } onCancel: {
-        outcome.finish(.failure(CancellationError()))
-    }
-}
-
-/// The first result of a race, handed to one waiting continuation; later results are dropped.
-private final class Outcome<T: Sendable>: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<T, any Error>?
-        var result: Result<T, any Error>?
-        var cleanup: (@Sendable () -> Void)?
-    }
-
-    private let state = Mutex(State())
-
-    func wait(_ continuation: CheckedContinuation<T, any Error>) {
-        let ready = state.withLock { state -> Result<T, any Error>? in
-            if let result = state.result { return result }
-            state.continuation = continuation
-            return nil
-        }
-        if let ready { continuation.resume(with: ready) }
-    }
-
-    func whenFinished(_ cleanup: @escaping @Sendable () -> Void) {
-        let runNow = state.withLock { state -> Bool in
-            guard state.result == nil else { return true }
-            state.cleanup = cleanup
-            return false
-        }
-        if runNow { cleanup() }
-    }
-
-    func finish(_ result: Result<T, any Error>) {
-        let (continuation, cleanup) = state.withLock { state -> (CheckedContinuation<T, any Error>?, (@Sendable () -> Void)?) in
-            guard state.result == nil else { return (nil, nil) }
-            state.result = result
-            defer { state.continuation = nil; state.cleanup = nil }
-            return (state.continuation, state.cleanup)
-        }
-        continuation?.resume(with: result)
-        cleanup?()
-    }
+    try await Pacing.withTimeout(seconds: seconds, timedOut: { SyncError.timedOut(seconds: $0) }, work)
 }

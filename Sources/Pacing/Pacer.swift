@@ -1,15 +1,17 @@
 import Foundation
 
-/// Client-side pacing: spaces requests out to `requestsPerMinute` (a GCRA token bucket with a small
-/// burst), and lets a 429 or an exhausted `ratelimit-remaining` hold every worker until the window
-/// resets. Reservations are made before sleeping, so concurrent callers never share a slot.
-actor Pacer {
+/// Client-side pacing for any API with a rate limit (PagerDuty's, and each grant target's own):
+/// spaces requests out to `requestsPerMinute` (a GCRA token bucket with a small burst), and lets a
+/// 429 or an exhausted budget hold every worker of that client until the window resets. Reservations
+/// are made before sleeping, so concurrent callers never share a slot. One pacer per API, so one
+/// API's backoff never delays another's calls.
+public actor Pacer {
     private let interval: Double
     private let burst: Double
     private var theoreticalArrival: Double = 0
     private var pausedUntil: Double = 0
 
-    init(requestsPerMinute: Int, burst: Int = 4) {
+    public init(requestsPerMinute: Int, burst: Int = 4) {
         self.interval = 60.0 / Double(max(1, requestsPerMinute))
         self.burst = Double(max(1, burst))
     }
@@ -19,7 +21,7 @@ actor Pacer {
     }
 
     /// Waits for this request's slot.
-    func acquire() async throws {
+    public func acquire() async throws {
         let now = Self.now()
         let start = max(theoreticalArrival, now, pausedUntil)
         theoreticalArrival = start + interval
@@ -30,22 +32,21 @@ actor Pacer {
     }
 
     /// Holds every later request for `seconds` (a 429, or the window's budget spent).
-    func pause(for seconds: Double) {
+    public func pause(for seconds: Double) {
         pausedUntil = max(pausedUntil, Self.now() + seconds)
     }
-
 }
 
 /// At most `limit` operations at once.
-actor AsyncSemaphore {
+public actor AsyncSemaphore {
     private var available: Int
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    init(limit: Int) {
+    public init(limit: Int) {
         available = max(1, limit)
     }
 
-    func wait() async {
+    public func wait() async {
         if available > 0 {
             available -= 1
             return
@@ -53,7 +54,7 @@ actor AsyncSemaphore {
         await withCheckedContinuation { waiters.append($0) }
     }
 
-    func signal() {
+    public func signal() {
         if waiters.isEmpty {
             available += 1
         } else {
