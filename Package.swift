@@ -63,7 +63,7 @@ let package = Package(
         ]),
         // PagerDuty -> OnCallStore, as one snapshot.
         .target(name: "Sync", dependencies: [
-            "PagerDuty", "Pacing", "OnCallStore", "Timestamps",
+            "PagerDuty", "Pacing", "OnCallStore",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The approval decision (pure), the rules file it follows, and Indent's webhook protocol.
@@ -80,7 +80,6 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -113,10 +112,13 @@ let package = Package(
         // Benchmarks: not tests; they print numbers (see BENCHMARKS.md). The per-request PagerDuty
         // baseline lives here, not in the product.
         .executableTarget(name: "shiftgate-bench", dependencies: [
-            "Timestamps", "JSON", "PagerDuty", "OnCallStore", "SQLiteStore", "PostgresStore", "Sync", "Approval", "Drift", "Server", "PagerDutySimulator",
+            "Timestamps", "JSON", "PagerDuty", "OnCallStore", "SQLiteStore", "PostgresStore", "Approval", "Drift", "PagerDutySimulator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ], path: "Benchmarks/shiftgate-bench"),
 
@@ -142,7 +144,7 @@ let package = Package(
         ]),
         .testTarget(name: "SyncTests", dependencies: ["SQLiteStore", "Timestamps", "Sync", "PagerDuty", "PagerDutySimulator", "OnCallStore", "Drift", "Approval", "TestSupport"]),
         .testTarget(name: "ApprovalTests", dependencies: ["JSON", "Timestamps", "Approval", "OnCallStore", "TestSupport"]),
-        .testTarget(name: "DriftTests", dependencies: ["SQLiteStore", "Timestamps", "Drift", "OnCallStore"]),
+        .testTarget(name: "DriftTests", dependencies: ["Drift", "OnCallStore"]),
         .testTarget(name: "LineLogTests", dependencies: [
             "LineLog", "SafeText",
             .product(name: "Logging", package: "swift-log"),
