@@ -5,101 +5,30 @@ import Testing
 import TestSupport
 @testable import PostgresStore
 
-/// The PostgreSQL store against a real server (see `PostgresTestCluster`): every behaviour of the
-/// protocol that the SQLite store's tests check, and what only PostgreSQL has (advisory lock,
-/// LISTEN/NOTIFY, connection errors).
+/// The PostgreSQL store against a real server (see `PostgresTestCluster`): what only PostgreSQL has
+/// (its columns and views, the advisory lock, LISTEN/NOTIFY, connection errors). What every engine
+/// promises is StoreContractTests, run against both.
 @Suite struct PostgresCacheStoreTests {
-    @Test func aSnapshotRoundTrips() async throws {
-        try await withFreshStore { store, _, _ in
-            let now = Date(timeIntervalSince1970: 1_800_000_000)
-            #expect(try await store.currentSnapshotId() == nil)
-            let written = try await store.writeSnapshot(sampleSnapshot(at: now), keep: 5)
-            let read = try #require(try await store.snapshot(id: written.id))
-            var expected = sampleSnapshot(at: now)
-            expected.info = written
-            #expect(read == expected)
-            #expect(written.userCount == 3 && written.shiftCount == 1 && written.onCallCount == 1)
-            #expect(try await store.snapshot(id: written.id + 1) == nil)
-        }
-    }
-
-    @Test func everyKindOfRowRoundTripsWithItsNulls() async throws {
-        try await withFreshStore { store, cluster, address in
-            let now = Date(timeIntervalSince1970: 1_800_000_000)
-            #expect(try await store.syncState() == SyncState())
-            #expect(try await store.currentSnapshotInfo() == nil)
-            #expect(try await store.currentSnapshot() == nil)
-            #expect(try await store.snapshots() == [])
-
-            let written = try await store.writeSnapshot(everyKindOfRow(at: now), keep: 5)
-            var expected = everyKindOfRow(at: now)
-            expected.info = written
-            #expect(try await store.currentSnapshot() == expected)
-            #expect(written == SnapshotInfo(
-                id: written.id, startedAt: now.addingTimeInterval(-90), finishedAt: now, windowStart: now.addingTimeInterval(-86_400),
-                windowEnd: now.addingTimeInterval(7 * 86_400), userCount: 2, scheduleCount: 2, shiftBasedScheduleCount: 1,
-                shiftCount: 3, policyCount: 2, onCallCount: 2, apiRequests: 42, rateLimited: 3))
-            #expect(try await store.currentSnapshotInfo() == written)
-            #expect(try await store.snapshots() == [written])
-            #expect(try await store.syncState() == SyncState(
-                currentSnapshotId: written.id, lastSuccessAt: now, lastAttemptAt: now.addingTimeInterval(-90)))
-
-            let failedAt = now.addingTimeInterval(600)
-            try await store.recordFailure(at: failedAt, reason: "PagerDuty refused the API key (401)", deadline: nil)
-            #expect(try await store.syncState() == SyncState(
-                currentSnapshotId: written.id, lastSuccessAt: now, lastAttemptAt: failedAt, lastFailureAt: failedAt,
-                lastFailureReason: "PagerDuty refused the API key (401)"))
-            #expect(try await store.currentSnapshotId() == written.id)
-
-            // The columns behind the values: BIGINT seconds, the folded email, the NULLs of a permanent on-call entry.
-            #expect(try await answers(cluster, address, """
-                SELECT DISTINCT data_type FROM information_schema.columns
-                WHERE column_name IN ('start', 'end', 'started_at', 'window_end', 'decided_at', 'last_success_at')
-                """) == ["bigint"])
-            #expect(try await answers(cluster, address, #"SELECT concat_ws(' ', start, "end", schedule_id) FROM oncall ORDER BY level"#)
-                    == ["\(1_800_000_000 - 3600) \(1_800_000_000 + 3600) PS1", ""])
-            #expect(try await answers(cluster, address, #"SELECT email_lower FROM "user" ORDER BY id"#) == ["ada@example.com", "grace@example.com"])
-        }
-    }
-
-    @Test func aSnapshotReplacesDuplicateUsersSchedulesAndPoliciesAndKeepsAMemberOnce() async throws {
-        try await withFreshStore { store, _, _ in
-            var contents = sampleSnapshot(at: Date(timeIntervalSince1970: 1_800_000_000), users: 1)
-            contents.users.append(User(id: "PU0", name: "User 0, renamed", email: "user0@example.com", timeZone: "UTC"))
-            contents.schedules.append(Schedule(id: "PS1", name: "Primary, renamed", timeZone: "UTC", kind: .shiftBased))
-            contents.policies.append(EscalationPolicy(id: "PE1", name: "Ops, renamed", numLoops: 1))
-            contents.members.append(contentsOf: contents.members)
-            let written = try await store.writeSnapshot(contents, keep: 5)
-            let read = try #require(try await store.snapshot(id: written.id))
-            #expect(read.users == [contents.users[1]])
-            #expect(read.schedules == [contents.schedules[1]])
-            #expect(read.policies == [contents.policies[1]])
-            #expect(read.members == [contents.members[0]])
-            // The counts are of what the sync listed, as in SQLite.
-            #expect(written.userCount == 2 && written.scheduleCount == 2 && written.policyCount == 2)
-        }
-    }
-
-    @Test func writingASnapshotPrunesAllButTheNewestKeptWithTheirRows() async throws {
+    /// What the database holds behind the values that StoreContractTests reads back: BIGINT seconds,
+    /// the folded email, the NULLs of a permanent on-call entry, and no row of a pruned snapshot.
+    @Test func theColumnsHoldWholeSecondsAndPruningLeavesNoRowBehind() async throws {
         try await withFreshStore { store, cluster, address in
             let now = Date(timeIntervalSince1970: 1_800_000_000)
             var ids: [Int64] = []
             for minute in 0..<4 {
                 ids.append(try await store.writeSnapshot(everyKindOfRow(at: now.addingTimeInterval(Double(minute) * 60)), keep: 2).id)
             }
-            #expect(try await store.snapshots().map(\.id) == Array(ids.suffix(2)))
-            #expect(try await store.currentSnapshotId() == ids[3])
-            #expect(try await store.snapshot(id: ids[1]) == nil)
-            #expect(try await store.snapshot(id: ids[2])?.info.windowEnd == now.addingTimeInterval(120 + 7 * 86_400))
+            #expect(try await answers(cluster, address, """
+                SELECT DISTINCT data_type FROM information_schema.columns
+                WHERE column_name IN ('start', 'end', 'started_at', 'window_end', 'decided_at', 'last_success_at')
+                """) == ["bigint"])
+            #expect(try await answers(cluster, address, #"SELECT concat_ws(' ', start, "end", schedule_id) FROM oncall WHERE snapshot_id = \#(ids[3]) ORDER BY level"#)
+                    == ["\(1_800_000_000 + 180 - 3600) \(1_800_000_000 + 180 + 3600) PS1", ""])
+            #expect(try await answers(cluster, address, #"SELECT email_lower FROM "user" WHERE snapshot_id = \#(ids[3]) ORDER BY id"#) == ["ada@example.com", "grace@example.com"])
             for table in ["\"user\"", "schedule", "schedule_member", "shift", "override", "escalation_policy", "escalation_target", "oncall"] {
                 #expect(try await answers(cluster, address, "SELECT DISTINCT snapshot_id::text FROM \(table) ORDER BY 1")
                         == ids.suffix(2).map(String.init), "\(table)")
             }
-
-            // `keep` below 1 still keeps the snapshot just written.
-            let last = try await store.writeSnapshot(everyKindOfRow(at: now.addingTimeInterval(240)), keep: 0)
-            #expect(try await store.snapshots().map(\.id) == [last.id])
-            #expect(try await store.currentSnapshot()?.info == last)
         }
     }
 
@@ -115,38 +44,6 @@ import TestSupport
             formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
             #expect(try await answers(cluster, address, #"SELECT schedule || ' ' || "user" || ' ' || start_utc FROM current_shifts"#)
                     == ["Primary User 0 \(formatter.string(from: start))"])
-        }
-    }
-
-    @Test func auditRecordsKeepWholeSecondsTheirNullsAndTheirOrder() async throws {
-        try await withFreshStore { store, _, _ in
-            let approved = DecisionRecord(
-                decidedAt: Date(timeIntervalSince1970: 1_800_000_000.75), requestId: "r1", requester: "a@example.com",
-                resources: #"[{"kind":"group"}]"#, outcome: "approved", reason: "on call", snapshotId: 7, scheduleId: "PS1", grantedSeconds: 3600)
-            let refused = DecisionRecord(
-                decidedAt: Date(timeIntervalSince1970: 1_800_000_001.25), requestId: "r2", requester: "", resources: "[]",
-                outcome: "cannot_decide", reason: "no snapshot", snapshotId: nil, scheduleId: nil, grantedSeconds: nil)
-            // The same second as `approved`, appended later: it comes after it, by id.
-            let sameSecond = DecisionRecord(
-                decidedAt: Date(timeIntervalSince1970: 1_800_000_000.1), requestId: "r3", requester: "c@example.com", resources: "[]",
-                outcome: "not_on_call", reason: "no shift", snapshotId: 7, scheduleId: nil, grantedSeconds: nil)
-            try await store.appendDecisions([approved, refused])
-            try await store.appendDecisions([])
-            try await store.appendDecisions([sameSecond])
-
-            var expected = [approved, sameSecond, refused]
-            expected[0].id = 1
-            expected[0].decidedAt = Date(timeIntervalSince1970: 1_800_000_000)
-            expected[1].id = 3
-            expected[1].decidedAt = Date(timeIntervalSince1970: 1_800_000_000)
-            expected[2].id = 2
-            expected[2].decidedAt = Date(timeIntervalSince1970: 1_800_000_001)
-            #expect(try await store.decisions(since: .distantPast) == expected)
-            // `since` counts in whole seconds too: the second it falls in is included.
-            #expect(try await store.decisions(since: Date(timeIntervalSince1970: 1_800_000_001.9)) == [expected[2]])
-            #expect(try await store.decisions(since: Date(timeIntervalSince1970: 1_800_000_002)) == [])
-            #expect(try await store.decisions(since: .distantPast, limit: 1) == [expected[0]])
-            #expect(try await store.decisions(since: .distantPast, limit: 0) == [])
         }
     }
 

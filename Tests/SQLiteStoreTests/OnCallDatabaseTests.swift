@@ -5,45 +5,6 @@ import TestSupport
 import OnCallStore
 @testable import SQLiteStore
 
-func sampleSnapshot(at now: Date, users: Int = 3) -> SnapshotContents {
-    let info = SnapshotInfo(startedAt: now, finishedAt: now, windowStart: now.addingTimeInterval(-86_400), windowEnd: now.addingTimeInterval(7 * 86_400))
-    let people = (0..<users).map { User(id: "PU\($0)", name: "User \($0)", email: "User\($0)@Example.com", timeZone: "UTC") }
-    return SnapshotContents(
-        info: info, users: people,
-        schedules: [Schedule(id: "PS1", name: "Primary", timeZone: "Europe/Berlin")],
-        members: [ScheduleMember(scheduleId: "PS1", userId: "PU0")],
-        shifts: [Shift(scheduleId: "PS1", userId: "PU0", start: Date(unixSeconds: now.unixSeconds - 3600), end: Date(unixSeconds: now.unixSeconds + 3600))],
-        overrides: [], policies: [EscalationPolicy(id: "PE1", name: "Ops")],
-        targets: [EscalationTarget(policyId: "PE1", level: 1, ruleId: "PR1", delayMinutes: 30, kind: .schedule, targetId: "PS1")],
-        onCalls: [OnCall(policyId: "PE1", level: 1, scheduleId: nil, userId: "PU1", start: nil, end: nil)])
-}
-
-/// A snapshot with a row of every kind, non-default values and every nullable column both set and NULL,
-/// listed in the order the store reads them back.
-func everyKindOfRow(at now: Date) -> SnapshotContents {
-    let start = Date(unixSeconds: now.unixSeconds - 3600)
-    let end = Date(unixSeconds: now.unixSeconds + 3600)
-    let info = SnapshotInfo(startedAt: now.addingTimeInterval(-90), finishedAt: now, windowStart: now.addingTimeInterval(-86_400),
-                            windowEnd: now.addingTimeInterval(7 * 86_400), apiRequests: 42, rateLimited: 3)
-    return SnapshotContents(
-        info: info,
-        users: [User(id: "PU1", name: "Ada", email: "Ada@Example.com", timeZone: "Europe/London"),
-                User(id: "PU2", name: "Grace", email: "grace@example.com", timeZone: "America/New_York")],
-        schedules: [Schedule(id: "PS1", name: "Primary", timeZone: "Europe/Berlin", description: "Weekly", kind: .layerBased),
-                    Schedule(id: "PS2", name: "Secondary", timeZone: "UTC", kind: .shiftBased)],
-        members: [ScheduleMember(scheduleId: "PS1", userId: "PU1"), ScheduleMember(scheduleId: "PS2", userId: "PU1"),
-                  ScheduleMember(scheduleId: "PS2", userId: "PU2")],
-        shifts: [Shift(scheduleId: "PS1", userId: "PU1", start: start, end: end),
-                 Shift(scheduleId: "PS2", userId: "PU1", start: start, end: end),
-                 Shift(scheduleId: "PS2", userId: "PU2", start: now, end: end)],
-        overrides: [Override(scheduleId: "PS1", userId: "PU2", start: now, end: end)],
-        policies: [EscalationPolicy(id: "PE1", name: "Ops"), EscalationPolicy(id: "PE2", name: "Database", numLoops: 2)],
-        targets: [EscalationTarget(policyId: "PE1", level: 1, ruleId: "PR1", delayMinutes: 30, kind: .schedule, targetId: "PS1"),
-                  EscalationTarget(policyId: "PE1", level: 2, ruleId: "PR2", delayMinutes: 15, kind: .user, targetId: "PU2")],
-        onCalls: [OnCall(policyId: "PE1", level: 1, scheduleId: "PS1", userId: "PU1", start: start, end: end),
-                  OnCall(policyId: "PE1", level: 2, scheduleId: nil, userId: "PU2", start: nil, end: nil)])
-}
-
 /// What `sql` answers on `database`'s file, read as text.
 func answers(_ database: OnCallDatabase, _ sql: String) throws -> [String] {
     try database.pool.read { db in try String.fetchAll(db, sql: sql) }
@@ -73,91 +34,27 @@ func answers(_ database: OnCallDatabase, _ sql: String) throws -> [String] {
         #expect(!FileManager.default.fileExists(atPath: directory.path("absent.sqlite")))
     }
 
-    @Test func aSnapshotRoundTrips() throws {
+    /// What the file holds behind the values that StoreContractTests reads back: integer seconds,
+    /// the folded email, the NULLs of a permanent on-call entry, and no row of a pruned snapshot.
+    @Test func theColumnsHoldWholeSecondsAndPruningLeavesNoRowBehind() throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
         let now = Date(unixSeconds: 1_800_000_000)
-        let written = try database.writeSnapshot(sampleSnapshot(at: now), keep: 5)
-        let read = try #require(try database.snapshot(id: written.id))
-        var expected = sampleSnapshot(at: now)
-        expected.info = written
-        #expect(read == expected)
-        #expect(written.userCount == 3 && written.shiftCount == 1 && written.onCallCount == 1)
-    }
-
-    @Test func everyKindOfRowRoundTripsWithItsNulls() throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanup() }
-        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
-        let now = Date(unixSeconds: 1_800_000_000)
-        #expect(try database.syncState() == SyncState())
-        #expect(try database.currentSnapshotInfo() == nil)
-        #expect(try database.currentSnapshot() == nil)
-
-        let written = try database.writeSnapshot(everyKindOfRow(at: now), keep: 5)
-        var expected = everyKindOfRow(at: now)
-        expected.info = written
-        #expect(try database.currentSnapshot() == expected)
-        #expect(written == SnapshotInfo(
-            id: written.id, startedAt: now.addingTimeInterval(-90), finishedAt: now, windowStart: now.addingTimeInterval(-86_400),
-            windowEnd: now.addingTimeInterval(7 * 86_400), userCount: 2, scheduleCount: 2, shiftBasedScheduleCount: 1,
-            shiftCount: 3, policyCount: 2, onCallCount: 2, apiRequests: 42, rateLimited: 3))
-        #expect(try database.currentSnapshotInfo() == written)
-        #expect(try database.snapshots() == [written])
-        #expect(try database.syncState() == SyncState(currentSnapshotId: written.id, lastSuccessAt: now, lastAttemptAt: now.addingTimeInterval(-90)))
-
-        let failedAt = now.addingTimeInterval(600)
-        try database.recordFailure(at: failedAt, reason: "PagerDuty refused the API key (401)")
-        #expect(try database.syncState() == SyncState(
-            currentSnapshotId: written.id, lastSuccessAt: now, lastAttemptAt: failedAt, lastFailureAt: failedAt,
-            lastFailureReason: "PagerDuty refused the API key (401)"))
-
-        // The columns behind the values: integer seconds, the folded email, the NULLs of a permanent on-call entry.
+        try database.appendDecisions([DecisionRecord(decidedAt: Date(timeIntervalSince1970: 1_800_000_000.75), requestId: "r1", requester: "",
+                                                     resources: "[]", outcome: "approved", reason: "", snapshotId: nil, scheduleId: nil, grantedSeconds: nil)])
+        let ids = try (0..<4).map { try database.writeSnapshot(everyKindOfRow(at: now.addingTimeInterval(Double($0) * 60)), keep: 2).id }
         for table in ["shift", "override"] {
             #expect(try answers(database, "SELECT DISTINCT typeof(start) || ' ' || typeof(\"end\") FROM \(table)") == ["integer integer"])
         }
-        #expect(try answers(database, "SELECT typeof(start) || ' ' || typeof(\"end\") || ' ' || typeof(schedule_id) FROM oncall ORDER BY level")
+        #expect(try answers(database, "SELECT typeof(start) || ' ' || typeof(\"end\") || ' ' || typeof(schedule_id) FROM oncall WHERE snapshot_id = \(ids[3]) ORDER BY level")
                 == ["integer integer text", "null null null"])
-        #expect(try answers(database, "SELECT email_lower FROM user ORDER BY id") == ["ada@example.com", "grace@example.com"])
+        #expect(try answers(database, "SELECT email_lower FROM user WHERE snapshot_id = \(ids[3]) ORDER BY id") == ["ada@example.com", "grace@example.com"])
         #expect(try answers(database, "SELECT DISTINCT typeof(started_at) || ' ' || typeof(window_end) FROM snapshot") == ["integer integer"])
-    }
-
-    @Test func aSnapshotReplacesDuplicateUsersSchedulesAndPoliciesAndKeepsAMemberOnce() throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanup() }
-        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
-        var contents = sampleSnapshot(at: Date(unixSeconds: 1_800_000_000), users: 1)
-        contents.users.append(User(id: "PU0", name: "User 0, renamed", email: "user0@example.com", timeZone: "UTC"))
-        contents.schedules.append(Schedule(id: "PS1", name: "Primary, renamed", timeZone: "UTC", kind: .shiftBased))
-        contents.policies.append(EscalationPolicy(id: "PE1", name: "Ops, renamed", numLoops: 1))
-        contents.members.append(contentsOf: contents.members)
-        let written = try database.writeSnapshot(contents, keep: 5)
-        let read = try #require(try database.snapshot(id: written.id))
-        #expect(read.users == [contents.users[1]])
-        #expect(read.schedules == [contents.schedules[1]])
-        #expect(read.policies == [contents.policies[1]])
-        #expect(read.members == [contents.members[0]])
-    }
-
-    @Test func writingASnapshotPrunesAllButTheNewestKeptWithTheirRows() throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanup() }
-        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
-        let now = Date(unixSeconds: 1_800_000_000)
-        let ids = try (0..<4).map { try database.writeSnapshot(everyKindOfRow(at: now.addingTimeInterval(Double($0) * 60)), keep: 2).id }
-        #expect(try database.snapshots().map(\.id) == Array(ids.suffix(2)))
-        #expect(try database.currentSnapshotId() == ids[3])
-        #expect(try database.snapshot(id: ids[1]) == nil)
-        #expect(try database.snapshot(id: ids[2])?.info.windowEnd == now.addingTimeInterval(120 + 7 * 86_400))
+        #expect(try answers(database, "SELECT typeof(decided_at) FROM decision") == ["integer"])
         for table in ["user", "schedule", "schedule_member", "shift", "override", "escalation_policy", "escalation_target", "oncall"] {
             #expect(try answers(database, "SELECT DISTINCT snapshot_id FROM \(table) ORDER BY 1") == ids.suffix(2).map(String.init), "\(table)")
         }
-
-        // `keep` below 1 still keeps the snapshot just written.
-        let last = try database.writeSnapshot(everyKindOfRow(at: now.addingTimeInterval(240)), keep: 0)
-        #expect(try database.snapshots().map(\.id) == [last.id])
-        #expect(try database.currentSnapshot()?.info == last)
     }
 
     @Test func theViewShowsTheCurrentShiftsReadably() throws {
@@ -167,45 +64,6 @@ func answers(_ database: OnCallDatabase, _ sql: String) throws -> [String] {
         try database.writeSnapshot(sampleSnapshot(at: Date()), keep: 5)
         let rows = try database.pool.read { db in try String.fetchAll(db, sql: "SELECT email FROM on_call_now") }
         #expect(rows == ["User0@Example.com"])
-    }
-
-    @Test func auditRecordsAppendAndReadBack() throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanup() }
-        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
-        let now = Date()
-        try database.appendDecisions([
-            DecisionRecord(decidedAt: now, requestId: "r1", requester: "a@example.com", resources: "[]", outcome: "approved", reason: "on call", snapshotId: 1, scheduleId: "PS1", grantedSeconds: 3600),
-            DecisionRecord(decidedAt: now, requestId: "r2", requester: "b@example.com", resources: "[]", outcome: "not_on_call", reason: "no shift", snapshotId: 1, scheduleId: nil, grantedSeconds: nil),
-        ])
-        let records = try database.decisions(since: now.addingTimeInterval(-1))
-        #expect(records.map(\.requestId) == ["r1", "r2"])
-        #expect(records[0].grantedSeconds == 3600 && records[1].scheduleId == nil)
-    }
-
-    @Test func auditRecordsKeepWholeSecondsAndTheirNulls() throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanup() }
-        let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
-        let approved = DecisionRecord(
-            decidedAt: Date(timeIntervalSince1970: 1_800_000_000.75), requestId: "r1", requester: "a@example.com",
-            resources: #"[{"kind":"group"}]"#, outcome: "approved", reason: "on call", snapshotId: 7, scheduleId: "PS1", grantedSeconds: 3600)
-        let refused = DecisionRecord(
-            decidedAt: Date(timeIntervalSince1970: 1_800_000_001.25), requestId: "r2", requester: "", resources: "[]",
-            outcome: "cannot_decide", reason: "no snapshot", snapshotId: nil, scheduleId: nil, grantedSeconds: nil)
-        try database.appendDecisions([approved, refused])
-
-        var expected = [approved, refused]
-        expected[0].id = 1
-        expected[0].decidedAt = Date(unixSeconds: 1_800_000_000)
-        expected[1].id = 2
-        expected[1].decidedAt = Date(unixSeconds: 1_800_000_001)
-        #expect(try database.decisions(since: .distantPast) == expected)
-        // `since` counts in whole seconds too: the second it falls in is included.
-        #expect(try database.decisions(since: Date(timeIntervalSince1970: 1_800_000_001.9)) == [expected[1]])
-        #expect(try database.decisions(since: Date(unixSeconds: 1_800_000_002)) == [])
-        #expect(try database.decisions(since: .distantPast, limit: 1) == [expected[0]])
-        #expect(try answers(database, "SELECT typeof(decided_at) FROM decision") == ["integer", "integer"])
     }
 
     @Test func theV3MigrationTurnsDecisionTimesIntoWholeSecondsAndKeepsIds() throws {
@@ -322,7 +180,9 @@ func answers(_ database: OnCallDatabase, _ sql: String) throws -> [String] {
         #expect(try reader.currentSnapshotId() == next.id)
     }
 
-    @Test func theSyncLockAdmitsOneHolder() throws {
+    /// The lock file beside the cache, taken before the file is opened (StoreContractTests takes it
+    /// through the store).
+    @Test func theSyncLockFileAdmitsOneHolder() throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         let path = directory.path("cache.sqlite")
