@@ -54,7 +54,7 @@ struct DatabaseOptions: ParsableArguments {
 
     static let passwordSource = SecretSource(
         fileFlag: "--database-password-file", credential: "database-password", variable: "PGPASSWORD",
-        missing: "no PostgreSQL password: set PGPASSWORD or pass --database-password-file", trimsVariable: false)
+        missing: "no PostgreSQL password: set PGPASSWORD or pass --database-password-file")
 
     /// How a command uses the cache: reading only (the cache must exist), or writing (created and
     /// migrated when needed), waiting at most `busyTimeout` for another writer where that applies.

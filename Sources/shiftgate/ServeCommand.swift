@@ -57,7 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// The decision API's tokens: optional (without one the API is off), several for rotation.
     static let apiTokenSource = SecretSource(
         fileFlag: "--api-token-file", credential: "shiftgate-api-token", variable: "SHIFTGATE_API_TOKEN",
-        missing: "no API token", trimsVariable: true)
+        missing: "no API token")
 
     static func apiTokens(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [String] {
         guard let text = try apiTokenSource.readIfGiven(file: file, environment: environment) else { return [] }
@@ -68,7 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// INDENT_WEBHOOK_SECRET. Without one every request would go unchecked, so `serve` refuses to start.
     static let webhookSecretSource = SecretSource(
         fileFlag: "--webhook-secret-file", credential: "indent-webhook-secret", variable: "INDENT_WEBHOOK_SECRET",
-        missing: "INDENT_WEBHOOK_SECRET is empty or unset (or pass --webhook-secret-file): refusing to serve unsigned", trimsVariable: true)
+        missing: "INDENT_WEBHOOK_SECRET is empty or unset (or pass --webhook-secret-file): refusing to serve unsigned")
 
     /// Whether `main` hands Swift concurrency to SwiftNIO's event loops before it runs `command`:
     /// only for `serve`, whose handlers never block. The other commands gain nothing from it, and

@@ -40,7 +40,7 @@ struct SyncCommand: AsyncParsableCommand {
     /// Where the API key comes from: `--api-key-file`, systemd's credential, or PAGERDUTY_KEY.
     static let apiKeySource = SecretSource(
         fileFlag: "--api-key-file", credential: "pagerduty-key", variable: "PAGERDUTY_KEY",
-        missing: "no PagerDuty API key: set PAGERDUTY_KEY or pass --api-key-file", trimsVariable: false)
+        missing: "no PagerDuty API key: set PAGERDUTY_KEY or pass --api-key-file")
 
     @Option(help: "How far back the window starts.")
     var lookback = CLIDuration(seconds: 86_400)
