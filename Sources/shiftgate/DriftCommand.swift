@@ -64,9 +64,9 @@ struct DriftCommand: AsyncParsableCommand {
         let text = Drift.render(report, as: format)
         if let output {
             do {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+                try OutputFile.write(text, to: output)
             } catch {
-                throw fail("cannot write \(output): \(error.localizedDescription)")
+                throw fail(error.description)
             }
         } else {
             print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
