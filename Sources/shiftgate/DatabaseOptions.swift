@@ -93,12 +93,17 @@ struct DatabaseOptions: ParsableArguments {
     func validate() throws {
         _ = try address
         if let level = resolvedLogLevelName, Logger.Level(rawValue: level) == nil {
-            throw ValidationError("--log-level: '\(level)' is not one of trace, debug, info, notice, warning, error, critical")
+            // Named as the user gave it: the flag, or the variable (an env file's typo is there).
+            let source = logLevel == nil ? "LOG_LEVEL" : "--log-level"
+            throw ValidationError("\(source): '\(level)' is not one of trace, debug, info, notice, warning, error, critical")
         }
     }
 
     var resolvedLogLevelName: String? {
-        logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { $0.isEmpty ? nil : $0.lowercased() }
+        logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { value in
+            let level = value.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+            return level.isEmpty ? nil : level
+        }
     }
 
     /// Sets up swift-log once for this process (stderr; `quiet` keeps errors only).

@@ -27,7 +27,7 @@ struct DriftCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The older snapshot's id.", valueName: "id"))
     var from: Int64?
 
-    @Option(help: "Compare the newest snapshot with the one nearest to this long before it.")
+    @Option(help: "Compare the newest snapshot with the one nearest to this long before it.", transform: CLIDuration.argument)
     var since: CLIDuration?
 
     @Option(help: ArgumentHelp("The newer snapshot's id (default: the current one).", valueName: "id"))
