@@ -119,6 +119,25 @@ struct DeployFilesTests {
         #expect(units["cron/\(template)"] != nil, "OnFailure=\(onFailure) has no unit file in cron/")
     }
 
+    /// The install steps build a release binary (cron/README.md's common setup); wherever the unit
+    /// check is shown, it is run on that binary, and the script's own hint builds the same.
+    @Test func verifyUnitsIsShownWithTheBinaryTheInstallStepsBuild() throws {
+        let setup = try DeployFiles.text("cron/README.md")
+        let build = try #require(setup.components(separatedBy: "\n").first { $0.hasPrefix("swift build ") })
+        #expect(build.contains("-c release"))
+        #expect(setup.contains("install -m 0755 .build/release/shiftgate /usr/local/bin/shiftgate"))
+        var shown = 0
+        for path in ["cron/README.md", "deploy/README.md", "deploy/verify-units.sh"] {
+            let text = try DeployFiles.text(path)
+            for piece in text.components(separatedBy: "verify-units.sh .build/").dropFirst() {
+                shown += 1
+                #expect(piece.hasPrefix("release/shiftgate"), "\(path): verify-units.sh .build/\(piece.prefix(20))… is not the release binary")
+            }
+        }
+        #expect(shown >= 3)
+        #expect(try DeployFiles.text("deploy/verify-units.sh").contains("(build it with: \(build.split(separator: "#")[0].trimmingCharacters(in: .whitespaces)))"))
+    }
+
     @Test func dockerfileIsTheContainerfile() throws {
         #expect(try DeployFiles.text("deploy/Dockerfile") == DeployFiles.text("deploy/Containerfile"))
     }
