@@ -4,6 +4,13 @@ import Logging
 import OnCallStore
 import SQLiteStore
 
+/// A variable's value as the commands use it: without whitespace, CR or LF at either end (an env file
+/// saved with CRLF line ends), nil when nothing is left (unset and empty mean the default alike).
+func environmentSetting(_ value: String) -> String? {
+    let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+    return trimmed.isEmpty ? nil : trimmed
+}
+
 /// Options every command that reads or writes the cache takes.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
@@ -22,7 +29,7 @@ struct DatabaseOptions: ParsableArguments {
     static let defaultPath = "./shiftgate.sqlite"
 
     var databasePath: String {
-        database ?? ProcessInfo.processInfo.environment["SHIFTGATE_DATABASE"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultPath
+        database ?? ProcessInfo.processInfo.environment["SHIFTGATE_DATABASE"].flatMap(environmentSetting) ?? Self.defaultPath
     }
 
     /// Where the cache is; a value that is neither a path nor a PostgreSQL URL is a usage error.
@@ -100,10 +107,7 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     var resolvedLogLevelName: String? {
-        logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { value in
-            let level = value.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-            return level.isEmpty ? nil : level
-        }
+        logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(environmentSetting)?.lowercased()
     }
 
     /// Sets up swift-log once for this process (stderr; `quiet` keeps errors only).

@@ -92,7 +92,7 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     var resolvedAPIURL: URL {
-        let text = apiURL ?? ProcessInfo.processInfo.environment["PAGERDUTY_API_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let text = apiURL ?? ProcessInfo.processInfo.environment["PAGERDUTY_API_URL"].flatMap(environmentSetting)
         return text.flatMap(URL.init(string:)) ?? PagerDutyConfiguration.defaultBaseURL
     }
 

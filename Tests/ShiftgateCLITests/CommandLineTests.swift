@@ -199,4 +199,18 @@ import Timestamps
         #expect(row("AUTO_APPROVAL_PAGERDUTY_SCHEDULES").contains("names no schedule"))
         #expect(readme.contains("3650d"))
     }
+
+    /// A CRLF env file: every variable's value loses whitespace, CR and LF at both ends, so the cache
+    /// path, the log level and the rules file mean what was written (#26 item 2).
+    @Test func variablesFromACRLFFileAreReadTrimmed() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let status = try await run(["status"], environment: ["SHIFTGATE_DATABASE": directory.path("cache.sqlite") + "\r\n", "LOG_LEVEL": "debug\r"], timeout: 30)
+        #expect(status.status == 1)
+        #expect(status.stderr == "shiftgate: no cache at \(directory.path("cache.sqlite")): run `shiftgate sync` first (or pass --database / SHIFTGATE_DATABASE)\n",
+                "\(status.stderr.debugDescription)")
+        let rules = try RulesOptions.parse([])
+        #expect(rules.path(environment: ["SHIFTGATE_RULES": " /etc/shiftgate/rules.yaml\r\n"]) == "/etc/shiftgate/rules.yaml")
+        #expect(rules.path(environment: ["SHIFTGATE_RULES": "\r\n"]) == nil)
+    }
 }
