@@ -286,8 +286,9 @@ struct DeployedInvocation: CustomTestStringConvertible, Sendable {
         var holder: Process?
         if whileLockHeld {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-            process.arguments = [directory.path("var/cron.lock"), "sleep", "30"]
+            // One process holding the lock itself (no child of flock's left behind when it is ended).
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "exec 9>\"$0\" && flock 9 && exec sleep 30", directory.path("var/cron.lock")]
             try process.run()
             holder = process
             while !fileManager.fileExists(atPath: directory.path("var/cron.lock")) { try await Task.sleep(nanoseconds: 20_000_000) }
