@@ -3,7 +3,7 @@
 # shiftgate binary, and fails on any message about those units.
 #
 # Usage: deploy/verify-units.sh PATH/TO/shiftgate
-#   e.g. deploy/verify-units.sh .build/debug/shiftgate
+#   e.g. deploy/verify-units.sh .build/release/shiftgate   (as cron/README.md's common setup builds it)
 #
 # `verify` checks that every ExecStart= binary exists, so the units are copied to a temporary
 # directory with /usr/local/bin/shiftgate rewritten to the given binary; nothing is installed.
@@ -15,7 +15,7 @@ if [ $# -ne 1 ]; then
     exit 64
 fi
 if [ ! -x "$1" ] || [ -d "$1" ]; then
-    echo "$0: $1 is not an executable shiftgate binary (build it with: swift build)" >&2
+    echo "$0: $1 is not an executable shiftgate binary (build it with: swift build -c release --static-swift-stdlib --product shiftgate)" >&2
     exit 66
 fi
 binary="$(realpath "$1")"

@@ -107,7 +107,7 @@ public enum Decider {
     ///   - resources: what is asked for; ignored by the implicit rule of the AUTO_APPROVAL_* variables.
     ///     Nil asks "is this person on call in any schedule the rules look at?" (`/v1/oncall`).
     ///   - requestedDuration: the request's own duration, read by `RequestedDuration` (`.infinity` for
-    ///     Indent's indefinite `-1ns`), if it asks for one.
+    ///     Indent's indefinite `-1ns`; a value not above zero asks for no limit either), if it asks for one.
     ///   - now: T, the server's clock.
     public static func decide(email: String?, resources: [ResourceRef]? = nil, requestedDuration: TimeInterval?, now: Date,
                               roster: RosterState) -> Decision {
@@ -171,7 +171,7 @@ public enum Decider {
         let left = stretch.end.timeIntervalSince(now)
         guard left >= 1 else { return .shiftEnded(user, stretch, names: names, rules: rules) }
         var granted = min(limit, left)
-        if let requestedDuration { granted = min(granted, requestedDuration) }
+        if let requestedDuration, requestedDuration > 0 { granted = min(granted, requestedDuration) }
         let seconds = Int(granted.rounded(.down))
         guard seconds >= 1 else { return .tooShort(user, stretch, names: names, rules: rules) }
         return .approved(user, stretch, names: names, seconds: seconds, rules: rules)

@@ -17,7 +17,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     @OptionGroup var common: DatabaseOptions
 
-    @Option(help: "How far back to list.")
+    @Option(help: "How far back to list. (default: 1d)", transform: CLIDuration.argument)
     var since = CLIDuration(seconds: 86_400)
 
     @Option(help: "text or json.")

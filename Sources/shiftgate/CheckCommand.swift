@@ -37,7 +37,7 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Decide as of this time (RFC 3339) instead of now.", valueName: "time"))
     var at: String?
 
-    @Option(help: "Refuse to decide from a snapshot older than this.")
+    @Option(help: "Refuse to decide from a snapshot older than this; at most 7d.", transform: CLIDuration.argument)
     var maxStaleness: CLIDuration?
 
     @Option(help: "text or json.")
@@ -51,6 +51,7 @@ struct CheckCommand: AsyncParsableCommand {
     func validate() throws {
         if (email == nil) == (schedule == nil) { throw ValidationError("give either EMAIL or --schedule") }
         if !resources.isEmpty, schedule != nil { throw ValidationError("--resource goes with EMAIL, not --schedule") }
+        if let maxStaleness { try ServeCommand.checkStaleness(maxStaleness) }
         if let at, RFC3339.parse(at) == nil { throw ValidationError("--at: '\(at)' is not an RFC 3339 time such as 2026-11-26T09:00:00Z") }
     }
 

@@ -4,6 +4,13 @@ import Logging
 import OnCallStore
 import SQLiteStore
 
+/// A variable's value as the commands use it: without whitespace, CR or LF at either end (an env file
+/// saved with CRLF line ends), nil when nothing is left (unset and empty mean the default alike).
+func environmentSetting(_ value: String) -> String? {
+    let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+    return trimmed.isEmpty ? nil : trimmed
+}
+
 /// Options every command that reads or writes the cache takes.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
@@ -22,7 +29,7 @@ struct DatabaseOptions: ParsableArguments {
     static let defaultPath = "./shiftgate.sqlite"
 
     var databasePath: String {
-        database ?? ProcessInfo.processInfo.environment["SHIFTGATE_DATABASE"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultPath
+        database ?? ProcessInfo.processInfo.environment["SHIFTGATE_DATABASE"].flatMap(environmentSetting) ?? Self.defaultPath
     }
 
     /// Where the cache is; a value that is neither a path nor a PostgreSQL URL is a usage error.
@@ -54,7 +61,7 @@ struct DatabaseOptions: ParsableArguments {
 
     static let passwordSource = SecretSource(
         fileFlag: "--database-password-file", credential: "database-password", variable: "PGPASSWORD",
-        missing: "no PostgreSQL password: set PGPASSWORD or pass --database-password-file", trimsVariable: false)
+        missing: "no PostgreSQL password: set PGPASSWORD or pass --database-password-file")
 
     /// How a command uses the cache: reading only (the cache must exist), or writing (created and
     /// migrated when needed), waiting at most `busyTimeout` for another writer where that applies.
@@ -93,12 +100,14 @@ struct DatabaseOptions: ParsableArguments {
     func validate() throws {
         _ = try address
         if let level = resolvedLogLevelName, Logger.Level(rawValue: level) == nil {
-            throw ValidationError("--log-level: '\(level)' is not one of trace, debug, info, notice, warning, error, critical")
+            // Named as the user gave it: the flag, or the variable (an env file's typo is there).
+            let source = logLevel == nil ? "LOG_LEVEL" : "--log-level"
+            throw ValidationError("\(source): '\(level)' is not one of trace, debug, info, notice, warning, error, critical")
         }
     }
 
     var resolvedLogLevelName: String? {
-        logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { $0.isEmpty ? nil : $0.lowercased() }
+        logLevel ?? ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(environmentSetting)?.lowercased()
     }
 
     /// Sets up swift-log once for this process (stderr; `quiet` keeps errors only).

@@ -27,7 +27,7 @@ struct DriftCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The older snapshot's id.", valueName: "id"))
     var from: Int64?
 
-    @Option(help: "Compare the newest snapshot with the one nearest to this long before it.")
+    @Option(help: "Compare the newest snapshot with the one nearest to this long before it.", transform: CLIDuration.argument)
     var since: CLIDuration?
 
     @Option(help: ArgumentHelp("The newer snapshot's id (default: the current one).", valueName: "id"))
@@ -64,9 +64,9 @@ struct DriftCommand: AsyncParsableCommand {
         let text = Drift.render(report, as: format)
         if let output {
             do {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+                try OutputFile.write(text, to: output)
             } catch {
-                throw fail("cannot write \(output): \(error.localizedDescription)")
+                throw fail(error.description)
             }
         } else {
             print(text, terminator: text.hasSuffix("\n") ? "" : "\n")

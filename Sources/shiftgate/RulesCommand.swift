@@ -45,7 +45,7 @@ struct RulesCheckCommand: AsyncParsableCommand {
             rules = try RulesFile.load(path: file, defaults: policy)
         } catch {
             // One `FILE:LINE:COLUMN: message` line per problem, each escaped onto its line.
-            let lines = (error as? RulesFileError).map { failure in failure.problems.map { "\(failure.file):\($0)" } } ?? ["\(error)"]
+            let lines = error.problems.map { "\(error.file):\($0)" }
             FileHandle.standardError.write(Data(lines.map { $0.printable + "\n" }.joined().utf8))
             throw ShiftgateExit.configuration
         }

@@ -11,7 +11,7 @@ struct RulesOptions: ParsableArguments {
 
     /// The file given, if any.
     func path(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
-        rules ?? environment["SHIFTGATE_RULES"].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+        rules ?? environment["SHIFTGATE_RULES"].flatMap(environmentSetting)
     }
 
     /// The variables a rules file replaces: set together with a file, they would be silently ignored.
@@ -21,7 +21,7 @@ struct RulesOptions: ParsableArguments {
     /// A file that cannot be used prints its `FILE:LINE:COLUMN: message` lines and exits 64.
     func load(policy: ApprovalPolicy, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RuleSet? {
         guard let file = path(environment: environment) else { return nil }
-        let conflicting = Self.replacedVariables.filter { environment[$0].map { !$0.trimmingCharacters(in: .whitespaces).isEmpty } == true }
+        let conflicting = Self.replacedVariables.filter { environment[$0].flatMap(environmentSetting) != nil }
         if !conflicting.isEmpty {
             throw ValidationError("\(conflicting.joined(separator: " and ")) cannot be used with a rules file: \(file) replaces "
                                   + "\(conflicting.count == 1 ? "it" : "them") (use each rule's `schedules` and `max_escalation_level`)")

@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 
 /// Where a command finds a secret, first match wins: the file its flag names, then the file systemd's
-/// `LoadCredential=` put in `$CREDENTIALS_DIRECTORY`, then an environment variable. A missing or
+/// `LoadCredential=` put in `$CREDENTIALS_DIRECTORY`, then an environment variable. Every secret, from
+/// any of them, is trimmed the same way: whitespace, CR and LF at both ends (a file written by `echo`
+/// or an editor, and `kubectl create secret --from-file` of one, ends in a newline). A missing or
 /// empty secret is a bad command line (exit 64) whose message names the flag, file or variable and
 /// never the secret.
 struct SecretSource {
@@ -14,9 +16,6 @@ struct SecretSource {
     var variable: String
     /// The message when no source has the secret.
     var missing: String
-    /// Whether whitespace around the variable's value is cut off, as it always is around a file's
-    /// contents. `serve` trims its webhook secret; `sync` has always sent PAGERDUTY_KEY as given.
-    var trimsVariable: Bool
 
     /// The secret, from `file` (the flag's value) when one is given.
     func read(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
@@ -24,8 +23,7 @@ struct SecretSource {
         if let directory = environment["CREDENTIALS_DIRECTORY"], FileManager.default.fileExists(atPath: directory + "/" + credential) {
             return try Self.contents(of: directory + "/" + credential, naming: "$CREDENTIALS_DIRECTORY/" + credential)
         }
-        let value = environment[variable].map { trimsVariable ? $0.trimmingCharacters(in: .whitespacesAndNewlines) : $0 }
-        guard let value, !value.isEmpty else { throw ValidationError(missing) }
+        guard let value = environment[variable].map(Self.trimmed), !value.isEmpty else { throw ValidationError(missing) }
         return value
     }
 
@@ -37,12 +35,17 @@ struct SecretSource {
         return try read(file: file, environment: environment)
     }
 
+    /// A secret as used: without whitespace, CR or LF at either end.
+    static func trimmed(_ text: String) -> String {
+        text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// A secret file's contents, trimmed; `source` is how the message names where the path came from.
     private static func contents(of path: String, naming source: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ValidationError("\(source): cannot read \(path)")
         }
-        let secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let secret = trimmed(String(decoding: data, as: UTF8.self))
         guard !secret.isEmpty else { throw ValidationError("\(source): \(path) is empty") }
         return secret
     }

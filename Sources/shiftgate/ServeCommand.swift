@@ -20,10 +20,14 @@ struct ServeCommand: AsyncParsableCommand {
             rules file (--rules or SHIFTGATE_RULES), which SIGHUP reads again (an invalid file is logged
             and the rules in use stay).
 
-            Routes: POST /indent/webhook (and POST /), GET /v1/oncall?email=, GET /healthz, GET /readyz,
-            GET /metrics, and POST /v1/decisions when an API token is configured (SHIFTGATE_API_TOKEN,
-            several separated by commas or newlines, or --api-token-file, one per line); GET /v1/oncall
-            then needs the token too. SIGTERM drains in-flight requests and exits 0.
+            Routes: POST /indent/webhook (and POST /), GET /v1/oncall?email=, GET /v1/oncall?schedule=,
+            GET /healthz, GET /readyz, GET /metrics, and POST /v1/decisions when an API token is
+            configured (SHIFTGATE_API_TOKEN, several separated by commas or newlines, or
+            --api-token-file, one per line); GET /v1/oncall then needs the token too. SIGTERM drains
+            in-flight requests and exits 0.
+
+            Bounds: --max-clock-skew at most 1h, --max-staleness at most 7d (sync's default --horizon);
+            a value past either is refused (64) with the reason.
 
             Examples:
               INDENT_WEBHOOK_SECRET=... shiftgate serve
@@ -40,10 +44,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on.")
     var port = 8080
 
-    @Option(help: "Approve nothing when the newest snapshot is older than this.")
+    @Option(help: "Approve nothing when the newest snapshot is older than this; at most 7d. (default: 15m)", transform: CLIDuration.argument)
     var maxStaleness = CLIDuration(seconds: 900)
 
-    @Option(help: "Refuse X-Indent-Timestamp further than this from the server's clock.")
+    @Option(help: "Refuse X-Indent-Timestamp further than this from the server's clock; at most 1h. (default: 5m)", transform: CLIDuration.argument)
     var maxClockSkew = CLIDuration(seconds: 300)
 
     @Option(help: ArgumentHelp("Read the webhook secret from this file instead of INDENT_WEBHOOK_SECRET.", valueName: "path"))
@@ -57,7 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// The decision API's tokens: optional (without one the API is off), several for rotation.
     static let apiTokenSource = SecretSource(
         fileFlag: "--api-token-file", credential: "shiftgate-api-token", variable: "SHIFTGATE_API_TOKEN",
-        missing: "no API token", trimsVariable: true)
+        missing: "no API token")
 
     static func apiTokens(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [String] {
         guard let text = try apiTokenSource.readIfGiven(file: file, environment: environment) else { return [] }
@@ -68,7 +72,23 @@ struct ServeCommand: AsyncParsableCommand {
     /// INDENT_WEBHOOK_SECRET. Without one every request would go unchecked, so `serve` refuses to start.
     static let webhookSecretSource = SecretSource(
         fileFlag: "--webhook-secret-file", credential: "indent-webhook-secret", variable: "INDENT_WEBHOOK_SECRET",
-        missing: "INDENT_WEBHOOK_SECRET is empty or unset (or pass --webhook-secret-file): refusing to serve unsigned", trimsVariable: true)
+        missing: "INDENT_WEBHOOK_SECRET is empty or unset (or pass --webhook-secret-file): refusing to serve unsigned")
+
+    /// The widest `--max-clock-skew`: Indent signs each request as it sends it, so a clock off by
+    /// more than this is a clock to fix, and a wider window only lets a captured request be replayed.
+    static let clockSkewBound: TimeInterval = 3600
+
+    /// The oldest snapshot `--max-staleness` (serve's and check's) may allow: sync's default
+    /// `--horizon`. An older snapshot's window has run out, so it can no longer say who is on call.
+    static let stalenessBound: TimeInterval = 7 * 86_400
+
+    /// `--max-staleness`: positive and at most `stalenessBound`.
+    static func checkStaleness(_ maxStaleness: CLIDuration) throws {
+        guard maxStaleness.seconds > 0 else { throw ValidationError("--max-staleness must be positive") }
+        guard maxStaleness.seconds <= stalenessBound else {
+            throw ValidationError("--max-staleness \(maxStaleness) is over \(CLIDuration(seconds: stalenessBound)): a snapshot that old has no shifts left in sync's default window (--horizon 7d)")
+        }
+    }
 
     /// Whether `main` hands Swift concurrency to SwiftNIO's event loops before it runs `command`:
     /// only for `serve`, whose handlers never block. The other commands gain nothing from it, and
@@ -92,8 +112,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-        guard maxStaleness.seconds > 0 else { throw ValidationError("--max-staleness must be positive") }
+        try Self.checkStaleness(maxStaleness)
         guard maxClockSkew.seconds > 0 else { throw ValidationError("--max-clock-skew must be positive") }
+        guard maxClockSkew.seconds <= Self.clockSkewBound else {
+            throw ValidationError("--max-clock-skew \(maxClockSkew) is over \(CLIDuration(seconds: Self.clockSkewBound)): a signed request could be replayed that long")
+        }
     }
 
     func run() async throws {

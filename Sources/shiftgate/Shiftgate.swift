@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Shiftgate: AsyncParsableCommand {
@@ -22,13 +23,14 @@ struct Shiftgate: AsyncParsableCommand {
     /// ArgumentParser's own `main` with one step between parsing and running: `serve` first hands
     /// Swift concurrency to SwiftNIO's event loops, which has to happen before any task runs (see
     /// `ServeCommand.takeOverConcurrency()`). Parsing is synchronous, so no task has been enqueued
-    /// by then. Help, errors and exit codes are ArgumentParser's, as before (64 for a bad command line).
+    /// by then. Help and exit codes are ArgumentParser's (64 for a bad command line); errors are
+    /// one line (`finish(with:)`), and what was printed is checked to have been written.
     static func main() async {
         let parsed: any ParsableCommand
         do {
             parsed = try parseAsRoot()
         } catch {
-            exit(withError: error)
+            finish(with: error)
         }
         if ServeCommand.takesOverConcurrency(parsed) { ServeCommand.takeOverConcurrency() }
         do {
@@ -39,7 +41,28 @@ struct Shiftgate: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            finish(with: error)
         }
+        finish(with: nil)
+    }
+
+    /// Ends the process as `error` says (nil: success). Help goes to ArgumentParser as ever. Every
+    /// failure is one line on stderr, `shiftgate: message`, without ArgumentParser's usage banner
+    /// (README: "Every command prints one clear line on stderr when it fails"). Output that could not
+    /// be written (a full disk, `> /dev/full`) fails a command that would have succeeded, exit 1.
+    static func finish(with error: (any Error)?) -> Never {
+        var code = error.map { exitCode(for: $0) } ?? .success
+        if let error, code == .success, !(error is ExitCode) {
+            exit(withError: error)  // --help, help COMMAND: the help text, exit 0
+        }
+        if let error {
+            let message = Self.message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            if !message.isEmpty { FileHandle.standardError.write(Data(("shiftgate: " + message + "\n").utf8)) }
+        }
+        if let problem = StandardOutput.finish() {
+            FileHandle.standardError.write(Data(("shiftgate: " + problem + "\n").utf8))
+            if code == .success || code == ShiftgateExit.driftFound { code = ShiftgateExit.failure }
+        }
+        Foundation.exit(code.rawValue)
     }
 }

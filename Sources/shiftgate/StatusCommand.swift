@@ -21,7 +21,7 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "text or json.")
     var format: OutputFormat = .text
 
-    @Option(help: "Exit 1 when the current snapshot is older than this.")
+    @Option(help: "Exit 1 when the current snapshot is older than this.", transform: CLIDuration.argument)
     var maxStaleness: CLIDuration?
 
     struct Report: Encodable {

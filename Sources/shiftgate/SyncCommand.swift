@@ -40,12 +40,12 @@ struct SyncCommand: AsyncParsableCommand {
     /// Where the API key comes from: `--api-key-file`, systemd's credential, or PAGERDUTY_KEY.
     static let apiKeySource = SecretSource(
         fileFlag: "--api-key-file", credential: "pagerduty-key", variable: "PAGERDUTY_KEY",
-        missing: "no PagerDuty API key: set PAGERDUTY_KEY or pass --api-key-file", trimsVariable: false)
+        missing: "no PagerDuty API key: set PAGERDUTY_KEY or pass --api-key-file")
 
-    @Option(help: "How far back the window starts.")
+    @Option(help: "How far back the window starts. (default: 1d)", transform: CLIDuration.argument)
     var lookback = CLIDuration(seconds: 86_400)
 
-    @Option(help: "How far ahead the window ends.")
+    @Option(help: "How far ahead the window ends. (default: 7d)", transform: CLIDuration.argument)
     var horizon = CLIDuration(seconds: 7 * 86_400)
 
     @Option(help: "PagerDuty requests in flight at once.")
@@ -60,15 +60,15 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "Snapshots to keep; older ones are pruned.")
     var keep = 96
 
-    @Option(help: "The whole sync's time budget.")
+    @Option(help: "The whole sync's time budget. (default: 15m)", transform: CLIDuration.argument)
     var timeout = CLIDuration(seconds: 900)
 
-    @Option(help: "Keep running and sync at this interval (for containers without cron).")
+    @Option(help: "Keep running and sync at this interval (for containers without cron).", transform: CLIDuration.argument)
     var every: CLIDuration?
 
     @Option(help: ArgumentHelp(
-        "The period in which a refresh reads every schedule's detail again, each in its turn, and once moves the window and lists every user; the first sync, and one that finds the current snapshot this old, reads everything. 0: every sync reads everything.",
-        valueName: "duration"))
+        "The period in which a refresh reads every schedule's detail again, each in its turn, and once moves the window and lists every user; the first sync, and one that finds the current snapshot this old, reads everything. 0: every sync reads everything. (default: 1h)",
+        valueName: "duration"), transform: CLIDuration.argument)
     var fullEvery = CLIDuration(seconds: 3600)
 
     @Flag(help: "Read everything now, whatever --full-every says.")
@@ -92,7 +92,7 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     var resolvedAPIURL: URL {
-        let text = apiURL ?? ProcessInfo.processInfo.environment["PAGERDUTY_API_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let text = apiURL ?? ProcessInfo.processInfo.environment["PAGERDUTY_API_URL"].flatMap(environmentSetting)
         return text.flatMap(URL.init(string:)) ?? PagerDutyConfiguration.defaultBaseURL
     }
 

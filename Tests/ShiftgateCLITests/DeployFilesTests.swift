@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import OnCallStore
 import Testing
+import TestSupport
 @testable import shiftgate
 
 /// The deploy files (cron/, deploy/) hold shiftgate command lines that no compiler checks. These tests
@@ -81,7 +82,8 @@ struct DeployFilesTests {
         for line in DeployFiles.cronEntries(crontab) {
             let fields = line.split(whereSeparator: \.isWhitespace)
             #expect(fields.count > 6 && fields[5] == "shiftgate", "cron/shiftgate.cron: '\(line)' is not `m h dom mon dow shiftgate command`")
-            #expect(line.contains("logger -t shiftgate"), "cron/shiftgate.cron: '\(line)' logs no failure")
+            #expect(line.contains("\(fields[6]) --env-file /etc/shiftgate/shiftgate.env ") && fields[6] == "/usr/local/bin/shiftgate-cron",
+                    "cron/shiftgate.cron: '\(line)' does not run through shiftgate-cron with the units' env file")
         }
 
         #expect(try DeployFiles.text("deploy/Containerfile").contains("SHIFTGATE_DATABASE=\(cache)"))
@@ -115,6 +117,25 @@ struct DeployFilesTests {
         let onFailure = try #require(units["cron/shiftgate-drift.service"]?.values("OnFailure").first)
         let template = onFailure.replacingOccurrences(of: #"@[^.]*\.service$"#, with: "@.service", options: .regularExpression)
         #expect(units["cron/\(template)"] != nil, "OnFailure=\(onFailure) has no unit file in cron/")
+    }
+
+    /// The install steps build a release binary (cron/README.md's common setup); wherever the unit
+    /// check is shown, it is run on that binary, and the script's own hint builds the same.
+    @Test func verifyUnitsIsShownWithTheBinaryTheInstallStepsBuild() throws {
+        let setup = try DeployFiles.text("cron/README.md")
+        let build = try #require(setup.components(separatedBy: "\n").first { $0.hasPrefix("swift build ") })
+        #expect(build.contains("-c release"))
+        #expect(setup.contains("install -m 0755 .build/release/shiftgate /usr/local/bin/shiftgate"))
+        var shown = 0
+        for path in ["cron/README.md", "deploy/README.md", "deploy/verify-units.sh"] {
+            let text = try DeployFiles.text(path)
+            for piece in text.components(separatedBy: "verify-units.sh .build/").dropFirst() {
+                shown += 1
+                #expect(piece.hasPrefix("release/shiftgate"), "\(path): verify-units.sh .build/\(piece.prefix(20))… is not the release binary")
+            }
+        }
+        #expect(shown >= 3)
+        #expect(try DeployFiles.text("deploy/verify-units.sh").contains("(build it with: \(build.split(separator: "#")[0].trimmingCharacters(in: .whitespaces)))"))
     }
 
     @Test func dockerfileIsTheContainerfile() throws {
@@ -195,6 +216,146 @@ struct DeployedInvocation: CustomTestStringConvertible, Sendable {
 
     var source: String { "\(file):\(line)" }
     var testDescription: String { "\(source): shiftgate \(arguments.joined(separator: " "))" }
+}
+
+/// The crontab's jobs run as cron runs them: `sh -c` with the crontab's variables and nothing else,
+/// through cron/shiftgate-cron, with a stub `shiftgate` that records what reaches it and exits as
+/// told, a stub `logger` that records what is logged, and /etc/shiftgate and /var/lib/shiftgate moved
+/// into a temporary directory.
+@Suite(.serialized) struct CronJobTests {
+    struct Outcome {
+        var status: Int32
+        var logged: [String]
+        var seen: String
+        var output: String
+    }
+
+    /// The two jobs of cron/shiftgate.cron, by the shiftgate command they start with.
+    static func job(_ name: String) throws -> String {
+        let crontab = try DeployFiles.text("cron/shiftgate.cron")
+        return try #require(DeployFiles.cronEntries(crontab).first { $0.contains("shiftgate-cron") && $0.contains(" \(name) flock ") })
+    }
+
+    /// An env file as an operator writes it on Windows: CRLF, comments, a quoted value, names with spaces.
+    static let envFile = "# shiftgate settings\r\nPAGERDUTY_API_URL=https://api.eu.pagerduty.com\r\n\r\n#LOG_LEVEL=trace\r\n"
+        + "LOG_LEVEL=\"debug\"\r\nAUTO_APPROVAL_PAGERDUTY_SCHEDULES=SRE Primary, SRE Secondary\r\n; a comment\r\nnot a setting\r\n"
+
+    func run(_ line: String, exits: [String: Int32] = [:], envFile: String? = CronJobTests.envFile,
+             whileLockHeld: Bool = false) async throws -> Outcome {
+        let directory = try TemporaryDirectory("shiftgate-cron")
+        defer { directory.cleanup() }
+        let fileManager = FileManager.default
+        for folder in ["bin", "etc", "var"] { try fileManager.createDirectory(atPath: directory.path(folder), withIntermediateDirectories: true) }
+        let seen = directory.path("seen")
+        let stub = """
+            #!/bin/sh
+            {
+                printf 'shiftgate %s\\n' "$*"
+                printf 'PAGERDUTY_API_URL=[%s]\\n' "${PAGERDUTY_API_URL-unset}"
+                printf 'LOG_LEVEL=[%s]\\n' "${LOG_LEVEL-unset}"
+                printf 'SHIFTGATE_DATABASE=[%s]\\n' "${SHIFTGATE_DATABASE-unset}"
+                printf 'AUTO_APPROVAL_PAGERDUTY_SCHEDULES=[%s]\\n' "${AUTO_APPROVAL_PAGERDUTY_SCHEDULES-unset}"
+            } >> \(seen)
+            echo "report of shiftgate $1"
+            exit $(cat \(directory.path("exit-"))$1 2>/dev/null || echo 0)
+            """
+        let logger = "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \(directory.path("logged"))\n"
+        for (name, text) in [("bin/shiftgate", stub), ("bin/logger", logger)] {
+            try text.write(toFile: directory.path(name), atomically: true, encoding: .utf8)
+            try fileManager.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path(name))
+        }
+        for (command, code) in exits { try "\(code)".write(toFile: directory.path("exit-\(command)"), atomically: true, encoding: .utf8) }
+        if let envFile { try envFile.write(toFile: directory.path("etc/shiftgate.env"), atomically: true, encoding: .utf8) }
+
+        func moved(_ text: String) -> String {
+            text.replacingOccurrences(of: "/usr/local/bin/shiftgate-cron", with: DeployFiles.root.appendingPathComponent("cron/shiftgate-cron").path)
+                .replacingOccurrences(of: "/usr/local/bin/shiftgate", with: directory.path("bin/shiftgate"))
+                .replacingOccurrences(of: "/etc/shiftgate/", with: directory.path("etc") + "/")
+                .replacingOccurrences(of: "/var/lib/shiftgate", with: directory.path("var"))
+        }
+        // m h dom mon dow user, then the command.
+        var rest = Substring(line)
+        for _ in 0..<6 { rest = rest.drop { $0 == " " }.drop { $0 != " " } }
+        let command = moved(String(rest.drop { $0 == " " }))
+        var environment: [String: String] = [:]
+        for assignment in DeployFiles.assignments(try DeployFiles.text("cron/shiftgate.cron"), commented: false) {
+            environment[assignment.name] = moved(assignment.value)
+        }
+        environment["PATH"] = directory.path("bin") + ":/usr/bin:/bin"
+
+        var holder: Process?
+        if whileLockHeld {
+            let process = Process()
+            // One process holding the lock itself (no child of flock's left behind when it is ended).
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "exec 9>\"$0\" && flock 9 && exec sleep 30", directory.path("var/cron.lock")]
+            try process.run()
+            holder = process
+            while !fileManager.fileExists(atPath: directory.path("var/cron.lock")) { try await Task.sleep(nanoseconds: 20_000_000) }
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+        defer { holder?.terminate() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let output = await readToEnd(out)
+        await waitForExit(process)
+        func read(_ name: String) -> String { (try? String(contentsOfFile: directory.path(name), encoding: .utf8)) ?? "" }
+        return Outcome(status: process.terminationStatus, logged: read("logged").split(separator: "\n").map(String.init),
+                       seen: read("seen"), output: String(decoding: output, as: UTF8.self))
+    }
+
+    @Test func theSyncJobLoadsTheEnvFileAsTheUnitsDo() async throws {
+        let outcome = try await run(try Self.job("sync"))
+        #expect(outcome.status == 0 && outcome.logged.isEmpty, "\(outcome)")
+        #expect(outcome.seen.contains("shiftgate sync --quiet --keep 300"))
+        #expect(outcome.seen.contains("PAGERDUTY_API_URL=[https://api.eu.pagerduty.com]\n"), "\(outcome.seen)")
+        #expect(outcome.seen.contains("LOG_LEVEL=[debug]\n"))
+        #expect(outcome.seen.contains("AUTO_APPROVAL_PAGERDUTY_SCHEDULES=[SRE Primary, SRE Secondary]\n"))
+        #expect(!outcome.seen.contains("\r"))
+        // The crontab's own variable stays when the file does not set it.
+        #expect(outcome.seen.contains("SHIFTGATE_DATABASE=[") && outcome.seen.contains("/var/shiftgate.sqlite]"))
+    }
+
+    @Test func withoutAnEnvFileTheJobRunsOnItsCrontab() async throws {
+        let outcome = try await run(try Self.job("sync"), envFile: nil)
+        #expect(outcome.status == 0 && outcome.logged.isEmpty, "\(outcome)")
+        #expect(outcome.seen.contains("PAGERDUTY_API_URL=[unset]"))
+    }
+
+    /// A long first sync: every tick meanwhile exits 75 (flock's lock or shiftgate's own), a skip.
+    @Test func anotherSyncRunningIsLoggedAsSkippedNotFailed() async throws {
+        let skipped = ["-t shiftgate -p cron.info shiftgate sync skipped: another sync is running (exit 75)"]
+        let ownLock = try await run(try Self.job("sync"), exits: ["sync": 75])
+        #expect(ownLock.status == 0 && ownLock.logged == skipped, "\(ownLock)")
+        let cronLock = try await run(try Self.job("sync"), whileLockHeld: true)
+        #expect(cronLock.status == 0 && cronLock.logged == skipped, "\(cronLock)")
+        #expect(cronLock.seen.isEmpty, "shiftgate ran while the cron lock was held")
+    }
+
+    @Test func aFailedSyncIsLoggedAsAnError() async throws {
+        for code: Int32 in [1, 4] {
+            let outcome = try await run(try Self.job("sync"), exits: ["sync": code])
+            #expect(outcome.status == code)
+            #expect(outcome.logged == ["-t shiftgate -p cron.err shiftgate sync failed with exit \(code)"], "\(outcome)")
+        }
+    }
+
+    @Test func driftFoundPrintsTheReportAndLogsAWarning() async throws {
+        let outcome = try await run(try Self.job("drift"), exits: ["drift": 3])
+        #expect(outcome.status == 3)
+        #expect(outcome.logged.count == 1 && outcome.logged[0].hasPrefix("-t shiftgate -p cron.warning shiftgate drift found on-call drift (exit 3), report in "),
+                "\(outcome)")
+        #expect(outcome.output.contains("report of shiftgate sync\nreport of shiftgate drift"))
+        #expect(outcome.seen.contains("PAGERDUTY_API_URL=[https://api.eu.pagerduty.com]"))
+        let quiet = try await run(try Self.job("drift"))
+        #expect(quiet.status == 0 && quiet.logged.isEmpty && quiet.output.isEmpty, "\(quiet)")
+    }
 }
 
 /// Reads the deploy files. Paths are relative to the repository root, found from this file's path.
