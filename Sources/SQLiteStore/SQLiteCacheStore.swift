@@ -73,6 +73,19 @@ public final class SQLiteCacheStore: CacheStore {
         try SyncLock.acquire(databasePath: database.path)
     }
 
+    /// The cache at `path` opened for a sync that holds the sync lock, or nil when another sync
+    /// holds it. The lock is taken before the file is opened: opening a new or outdated file
+    /// migrates it, which would wait for the other sync's write.
+    public static func openForSync(path: String, busyTimeout: TimeInterval) throws -> (store: SQLiteCacheStore, lock: any SyncLockHolder)? {
+        guard let lock = try SyncLock.acquire(databasePath: path) else { return nil }
+        do {
+            return (SQLiteCacheStore(try OnCallDatabase(path: path, busyTimeout: busyTimeout)), lock)
+        } catch {
+            lock.unlock()
+            throw error
+        }
+    }
+
     public func waitForChange(timeout: TimeInterval) async {
         try? await Task.sleep(nanoseconds: UInt64(max(0, min(timeout, pollInterval)) * 1e9))
     }

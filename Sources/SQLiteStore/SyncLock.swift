@@ -17,9 +17,14 @@ public final class SyncLock: SyncLockHolder {
         self.descriptor = Mutex(descriptor)
     }
 
+    /// The lock file of the cache at `databasePath`.
+    public static func path(databasePath: String) -> String {
+        databasePath + ".sync-lock"
+    }
+
     /// Takes the lock, or returns nil at once when another process holds it.
     public static func acquire(databasePath: String) throws -> SyncLock? {
-        let path = databasePath + ".sync-lock"
+        let path = path(databasePath: databasePath)
         let descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw OnCallStoreError.lockUnavailable(path: path, reason: String(cString: strerror(errno)))

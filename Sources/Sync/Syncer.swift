@@ -64,6 +64,20 @@ public struct SyncOptions: Sendable {
         self.refreshAhead = refreshAhead
         self.scope = nil
     }
+
+    /// Past the decisions' own reach, what a refresh also reads: an hour behind, and two hours ahead
+    /// for the time until the next snapshot replaces this one (`serve` refuses a snapshot older than
+    /// `--max-staleness`, 15 minutes by default).
+    public static let refreshMarginBehind: TimeInterval = 3600
+    public static let refreshMarginAhead: TimeInterval = 2 * 3600
+
+    /// What a refresh must read of `/oncalls` so that every decision made from its snapshot sees
+    /// fresh entries: `windowAfter` behind now (a shift that ended that long ago still counts), and
+    /// the longest grant plus `windowBefore` ahead, each with its margin.
+    public static func refreshReach(windowBefore: TimeInterval, windowAfter: TimeInterval,
+                                    longestGrant: TimeInterval) -> (behind: TimeInterval, ahead: TimeInterval) {
+        (windowAfter + refreshMarginBehind, longestGrant + windowBefore + refreshMarginAhead)
+    }
 }
 
 /// Progress, for a terminal's progress line.

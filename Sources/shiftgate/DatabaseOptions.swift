@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OnCallStore
 import SQLiteStore
+import Sync
 
 /// A variable's value as the commands use it: without whitespace, CR or LF at either end (an env file
 /// saved with CRLF line ends), nil when nothing is left (unset and empty mean the default alike).
@@ -80,6 +81,31 @@ struct DatabaseOptions: ParsableArguments {
             }
         case .postgres(let address):
             return try await openPostgres(address, access: access, logger: logger)
+        }
+    }
+
+    /// The cache opened for a sync, with the sync lock held: one sync at a time, and a second one
+    /// exits at once (75) with `SyncError.alreadyRunning` naming where the lock is. SQLite's lock is
+    /// a file beside the cache, taken before the file is opened; PostgreSQL's an advisory lock,
+    /// taken once connected.
+    func openStoreForSync(busyTimeout: TimeInterval, logger: Logger) async throws -> (store: any CacheStore, lock: any SyncLockHolder) {
+        switch try address {
+        case .sqlite(let path):
+            guard let opened = try SQLiteCacheStore.openForSync(path: path, busyTimeout: busyTimeout) else {
+                throw SyncError.alreadyRunning(holder: SyncLock.path(databasePath: path))
+            }
+            return (opened.store, opened.lock)
+        case .postgres:
+            let store = try await openStore(.write(busyTimeout: busyTimeout), logger: logger)
+            do {
+                guard let lock = try await store.takeSyncLock() else {
+                    throw SyncError.alreadyRunning(holder: "the sync lock of \(store.location)")
+                }
+                return (store, lock)
+            } catch {
+                await store.close()
+                throw error
+            }
         }
     }
 

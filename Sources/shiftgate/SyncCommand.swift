@@ -119,34 +119,12 @@ struct SyncCommand: AsyncParsableCommand {
         let deadline = Date().addingTimeInterval(timeout.seconds)
         let logger = LoggingBootstrap.logger("sync")
         let busyTimeout = min(10, max(0, deadline.timeIntervalSinceNow))
-        let lock: any SyncLockHolder
         let store: any CacheStore
+        let lock: any SyncLockHolder
         do {
-            // One sync at a time, and a second one exits at once (75). For a SQLite cache the lock
-            // is a file beside it, taken before the file is opened, since opening a new or outdated
-            // file migrates it and would wait for the first sync; PostgreSQL's is an advisory lock,
-            // taken once connected.
-            if case .sqlite(let path) = try common.address {
-                guard let taken = try SyncLock.acquire(databasePath: path) else {
-                    return fail(SyncError.alreadyRunning(holder: path + ".sync-lock").description, code: ShiftgateExit.syncRunning)
-                }
-                lock = taken
-                store = try await common.openStore(.write(busyTimeout: busyTimeout), logger: logger)
-            } else {
-                store = try await common.openStore(.write(busyTimeout: busyTimeout), logger: logger)
-                let taken: (any SyncLockHolder)?
-                do {
-                    taken = try await store.takeSyncLock()
-                } catch {
-                    await store.close()
-                    throw error
-                }
-                guard let taken else {
-                    await store.close()
-                    return fail(SyncError.alreadyRunning(holder: "the sync lock of \(store.location)").description, code: ShiftgateExit.syncRunning)
-                }
-                lock = taken
-            }
+            (store, lock) = try await common.openStoreForSync(busyTimeout: busyTimeout, logger: logger)
+        } catch let error as SyncError {
+            return fail(error.description, code: ShiftgateExit.syncRunning)
         } catch {
             return fail("cannot open the cache at \(common.location): \(error)")
         }
@@ -161,14 +139,12 @@ struct SyncCommand: AsyncParsableCommand {
             configuration: PagerDutyConfiguration(baseURL: resolvedAPIURL, apiKey: key, concurrency: concurrency,
                                                   requestsPerMinute: rateLimit, maxRequests: maxRequests),
             logger: LoggingBootstrap.logger("pagerduty"))
-        // A refresh reads /oncalls for the reach of a decision (AUTO_APPROVAL_WINDOW_AFTER behind,
-        // AUTO_APPROVAL_DURATION and AUTO_APPROVAL_WINDOW_BEFORE ahead), plus 1 h behind and 2 h ahead
-        // for the time until the next snapshot replaces this one (serve refuses a snapshot older than
-        // --max-staleness, 15 min by default). Variables `serve` would refuse leave the defaults here;
-        // `serve` and `check` report them.
+        // A refresh reads /oncalls for the reach of a decision (`SyncOptions.refreshReach`). Variables
+        // `serve` would refuse leave the defaults here; `serve` and `check` report them.
         let policy = (try? ApprovalPolicy.fromEnvironment()) ?? ApprovalPolicy()
+        let reach = SyncOptions.refreshReach(windowBefore: policy.windowBefore, windowAfter: policy.windowAfter, longestGrant: policy.maxDuration)
         var options = SyncOptions(lookback: lookback.seconds, horizon: horizon.seconds, keep: keep, timeout: timeout.seconds,
-                                  refreshBehind: policy.windowAfter + 3600, refreshAhead: policy.maxDuration + policy.windowBefore + 2 * 3600)
+                                  refreshBehind: reach.behind, refreshAhead: reach.ahead)
         // With an allow-list, no decision looks at another schedule: only those are read. A rules file
         // (serve's --rules / SHIFTGATE_RULES) scopes the read to its rules' schedules, unless some
         // approving rule allows every schedule; one that cannot be read scopes nothing (serve reports it).
@@ -176,7 +152,8 @@ struct SyncCommand: AsyncParsableCommand {
             do {
                 let rules = try RulesFile.load(path: file, defaults: policy)
                 if !allSchedules, let scope = rules.syncScope { options.scope = scope }
-                options.refreshAhead = max(options.refreshAhead, rules.longestDuration + policy.windowBefore + 2 * 3600)
+                let rulesReach = SyncOptions.refreshReach(windowBefore: policy.windowBefore, windowAfter: policy.windowAfter, longestGrant: rules.longestDuration)
+                options.refreshAhead = max(options.refreshAhead, rulesReach.ahead)
             } catch {
                 logger.warning("the rules file cannot be used; reading every schedule", metadata: ["file": "\(file)", "problems": "\(error.description)"])
             }
