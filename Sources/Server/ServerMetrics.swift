@@ -14,39 +14,55 @@ public final class ServerMetrics: Sendable {
     /// Counters by their label values, made once: making one looks it up in the registry under its lock.
     private let counters = Mutex<[[String]: Counter]>([:])
 
-    /// Each metric's `# HELP` text, by name (one text per name, as the registry requires).
-    static let help: [String: String] = [
-        "shiftgate_http_requests_total": "HTTP requests answered, by route and outcome.",
-        "shiftgate_decisions_total": "Access decisions made (webhook events and the decision API), by outcome.",
-        "shiftgate_decision_duration_seconds": "Time from a verified request body to its reply.",
-        "shiftgate_cache_age_seconds": "Age of the snapshot decisions use, in seconds (-1: none).",
-        "shiftgate_cache_snapshot_id": "Id of the snapshot decisions use (0: none).",
-        "shiftgate_audit_pending_records": "Decision records queued for the audit log, not yet written.",
-        "shiftgate_audit_dropped_records": "Refusals that found the audit queue full and were not recorded.",
-    ]
+    /// A metric's name, in parts as swift-prometheus takes them, and its `# HELP` text (one text
+    /// per name, as the registry requires).
+    struct Family: Sendable {
+        let name: String
+        let metric: String
+        let unit: String
+        let help: String
+
+        init(_ metric: String, _ unit: String, _ help: String) {
+            name = "shiftgate_\(metric)_\(unit)"
+            self.metric = metric
+            self.unit = unit
+            self.help = help
+        }
+
+        var descriptor: MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "shiftgate", metricName: metric, unitName: unit, helpText: help)
+        }
+    }
+
+    static let httpRequests = Family("http_requests", "total", "HTTP requests answered, by route and outcome.")
+    static let decisions = Family("decisions", "total", "Access decisions made (webhook events and the decision API), by outcome.")
+    static let decisionDuration = Family("decision_duration", "seconds", "Time from a verified request body to its reply.")
+    static let cacheAgeSeconds = Family("cache_age", "seconds", "Age of the snapshot decisions use, in seconds (-1: none).")
+    static let cacheSnapshot = Family("cache_snapshot", "id", "Id of the snapshot decisions use (0: none).")
+    static let auditPendingRecords = Family("audit_pending", "records", "Decision records queued for the audit log, not yet written.")
+    static let auditDroppedRecords = Family("audit_dropped", "records", "Refusals that found the audit queue full and were not recorded.")
 
     public init() {
         registry = PrometheusCollectorRegistry()
         // Decisions take microseconds: the default buckets (5 ms and up) would hide everything.
         decisionTimer = registry.makeDurationHistogram(
-            name: "shiftgate_decision_duration_seconds",
+            descriptor: Self.decisionDuration.descriptor,
             buckets: [
                 .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250),
                 .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
                 .milliseconds(50), .milliseconds(250), .seconds(1),
-            ],
-            help: Self.help["shiftgate_decision_duration_seconds"]!)
-        cacheAge = registry.makeGauge(name: "shiftgate_cache_age_seconds", help: Self.help["shiftgate_cache_age_seconds"]!)
-        cacheSnapshotId = registry.makeGauge(name: "shiftgate_cache_snapshot_id", help: Self.help["shiftgate_cache_snapshot_id"]!)
-        auditPending = registry.makeGauge(name: "shiftgate_audit_pending_records", help: Self.help["shiftgate_audit_pending_records"]!)
-        auditDropped = registry.makeGauge(name: "shiftgate_audit_dropped_records", help: Self.help["shiftgate_audit_dropped_records"]!)
+            ])
+        cacheAge = registry.makeGauge(descriptor: Self.cacheAgeSeconds.descriptor)
+        cacheSnapshotId = registry.makeGauge(descriptor: Self.cacheSnapshot.descriptor)
+        auditPending = registry.makeGauge(descriptor: Self.auditPendingRecords.descriptor)
+        auditDropped = registry.makeGauge(descriptor: Self.auditDroppedRecords.descriptor)
     }
 
-    private func counter(_ name: String, _ labels: [(String, String)]) -> Counter {
-        let key = [name] + labels.map(\.1)
+    private func counter(_ family: Family, _ labels: [(String, String)]) -> Counter {
+        let key = [family.name] + labels.map(\.1)
         return counters.withLock { counters in
             if let counter = counters[key] { return counter }
-            let counter = registry.makeCounter(name: name, labels: labels, help: Self.help[name] ?? "")
+            let counter = registry.makeCounter(descriptor: family.descriptor, labels: labels)
             counters[key] = counter
             return counter
         }
@@ -54,12 +70,12 @@ public final class ServerMetrics: Sendable {
 
     /// `shiftgate_http_requests_total{route, outcome}`.
     func request(route: String, outcome: String) {
-        counter("shiftgate_http_requests_total", [("route", route), ("outcome", outcome)]).increment()
+        counter(Self.httpRequests, [("route", route), ("outcome", outcome)]).increment()
     }
 
     /// `shiftgate_decisions_total{outcome}`.
     func decision(outcome: String) {
-        counter("shiftgate_decisions_total", [("outcome", outcome)]).increment()
+        counter(Self.decisions, [("outcome", outcome)]).increment()
     }
 
     /// `shiftgate_decision_duration_seconds` histogram: from a verified body to the reply.
