@@ -171,7 +171,9 @@ final class WebhookFixture {
                 + snapshot.users.filter { !teammates.contains($0.id) }.sorted { $0.id < $1.id }
             guard let off = candidates.first(where: { candidate in
                 candidate.id != user.id && checkTimes.allSatisfy {
-                    Decider.decide(email: candidate.email, requestedDuration: nil, now: $0, index: index).outcome == .notOnCall
+                    // Not on call in an allowed schedule (on call elsewhere is its own outcome now).
+                    [.notOnCall, .outsideRuleSchedules, .escalationLevelTooHigh]
+                        .contains(Decider.decide(email: candidate.email, requestedDuration: nil, now: $0, index: index).outcome)
                 }
             }) else { continue }
             return (user, schedules, allowList, off)

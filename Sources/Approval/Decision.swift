@@ -5,7 +5,16 @@ import OnCallStore
 public struct Decision: Sendable, Equatable {
     public enum Outcome: String, Sendable, Codable, CaseIterable {
         case approved
+        /// No shift around now in any schedule the deciding rule could allow.
         case notOnCall = "not_on_call"
+        /// On call around now, but only in schedules the deciding rule (or the allow-list) does not
+        /// list.
+        case outsideRuleSchedules = "outside_rule_schedules"
+        /// On call around now in a schedule the rule lists, but one no escalation policy reaches at
+        /// the rule's `max_escalation_level` (or AUTO_APPROVAL_MAX_ESCALATION_LEVEL) or lower.
+        case escalationLevelTooHigh = "escalation_level_too_high"
+        /// On call, but the request asked for less than a second.
+        case durationTooShort = "duration_too_short"
         case shiftEnded = "shift_ended"
         case unknownUser = "unknown_user"
         case noEmail = "no_email"
@@ -30,6 +39,12 @@ public struct Decision: Sendable, Equatable {
     /// The rules that decided, by name (empty without a rules file, and for refusals made before
     /// any rule was looked at).
     public var rules: [String] = []
+    /// For `outside_rule_schedules` and `escalation_level_too_high`: where the requester is on call
+    /// instead, and what the rule allowed.
+    public var elsewhere: OnCallElsewhere?
+    /// For a refusal of someone known but not on call in an allowed schedule: their next shift that
+    /// an allowed schedule holds, when the snapshot has one.
+    public var nextShift: UpcomingShift?
 
     public var isApproved: Bool { outcome == .approved }
 
@@ -51,6 +66,25 @@ public struct Decision: Sendable, Equatable {
 
     public static func invalidDuration(_ invalid: RequestedDuration.Invalid) -> Decision {
         Decision(outcome: .invalidDuration, reason: invalid.description)
+    }
+
+    /// On call, but not where (or not at the level) the rule allows: `rule` is nil for the rules file's
+    /// approving rules together (a lookup without resources).
+    static func onCallElsewhere(_ user: User, _ elsewhere: OnCallElsewhere, rule: ApprovalRule?, implicit: Bool) -> Decision {
+        let reason: String
+        let outcome: Outcome
+        if let maxLevel = elsewhere.maxLevel {
+            outcome = .escalationLevelTooHigh
+            let limit = implicit ? "AUTO_APPROVAL_MAX_ESCALATION_LEVEL is \(maxLevel)" : "rule \(elsewhere.ruleName ?? "") allows \(maxLevel)"
+            reason = elsewhere.level.map { "\(user.name) is on call in \(elsewhere.scheduleName), but at escalation level \($0) (\(limit))" }
+                ?? "\(user.name) is on call in \(elsewhere.scheduleName), but no escalation policy reaches it (\(limit))"
+        } else {
+            outcome = .outsideRuleSchedules
+            let who = implicit ? "AUTO_APPROVAL_PAGERDUTY_SCHEDULES does not list"
+                : rule.map { "rule \($0.name) does not allow" } ?? "no approving rule allows"
+            reason = "\(user.name) is on call in \(elsewhere.scheduleName), which \(who)"
+        }
+        return Decision(outcome: outcome, reason: reason, user: user, rules: implicit ? [] : rule.map { [$0.name] } ?? [], elsewhere: elsewhere)
     }
 
     static func noRule(_ resource: ResourceRef?, user: User?) -> Decision {
@@ -82,7 +116,7 @@ public struct Decision: Sendable, Equatable {
 
     /// On call, but asking for less than a second.
     static func tooShort(_ user: User, _ stretch: OnCallIndex.Stretch, names: [String], rules: [String]) -> Decision {
-        Decision(outcome: .notOnCall, reason: "the requested duration is under a second", user: user,
+        Decision(outcome: .durationTooShort, reason: "the requested duration is under a second", user: user,
                  scheduleIds: stretch.scheduleIds, scheduleNames: names, stretchEnd: stretch.end, rules: rules)
     }
 
@@ -125,7 +159,9 @@ public enum Decider {
         if rules.isImplicit {
             guard let user = index.user(email: email) else { return .unknownUser(email: email) }
             guard let stretch = index.stretch(userId: user.id, overlapping: now.addingTimeInterval(-rules.windowBefore),
-                                              now.addingTimeInterval(rules.windowAfter), rule: 0) else { return .notOnCall(user, rule: nil) }
+                                              now.addingTimeInterval(rules.windowAfter), rule: 0) else {
+                return notOnCall(user, now: now, index: index, rule: 0)
+            }
             return grant(user, stretch, limit: rules.rules[0].maxDuration, requestedDuration: requestedDuration, now: now, index: index, rules: [])
         }
         let user = index.user(email: email)
@@ -148,7 +184,7 @@ public enum Decider {
         // `/v1/oncall` with a rules file: on call in any schedule an approving rule allows, for as
         // long as the longest approving rule grants.
         guard !deciding.isEmpty else {
-            guard let stretch = index.stretch(userId: user.id, overlapping: from, to) else { return .notOnCall(user, rule: nil) }
+            guard let stretch = index.stretch(userId: user.id, overlapping: from, to) else { return notOnCall(user, now: now, index: index, rule: nil) }
             return grant(user, stretch, limit: rules.longestDuration, requestedDuration: requestedDuration, now: now, index: index, rules: [])
         }
         // The stretch that ends first bounds the grant: it is the one the reason names.
@@ -157,12 +193,27 @@ public enum Decider {
         for position in deciding {
             let rule = rules.rules[position]
             guard let stretch = index.stretch(userId: user.id, overlapping: from, to, rule: position) else {
-                return .notOnCall(user, rule: rule)
+                return notOnCall(user, now: now, index: index, rule: position)
             }
             limit = min(limit, rule.maxDuration)
             if shortest == nil || stretch.end < shortest!.end { shortest = stretch }
         }
         return grant(user, shortest!, limit: limit, requestedDuration: requestedDuration, now: now, index: index, rules: named)
+    }
+
+    /// No stretch in the schedules of the rule at `rule` (nil: of every approving rule): say whether
+    /// the user is on call elsewhere (outside the rule's schedules, or above its escalation level) or
+    /// not at all, and when their next allowed shift starts.
+    static func notOnCall(_ user: User, now: Date, index: OnCallIndex, rule position: Int?) -> Decision {
+        let rules = index.rules
+        let from = now.addingTimeInterval(-rules.windowBefore)
+        let to = now.addingTimeInterval(rules.windowAfter)
+        let rule = position.map { rules.rules[$0] }
+        var decision = index.onCallElsewhere(userId: user.id, overlapping: from, to, rule: position)
+            .map { Decision.onCallElsewhere(user, $0, rule: rule, implicit: rules.isImplicit) }
+            ?? .notOnCall(user, rule: rules.isImplicit ? nil : rule)
+        decision.nextShift = index.nextShift(userId: user.id, from: to, rule: position)
+        return decision
     }
 
     static func grant(_ user: User, _ stretch: OnCallIndex.Stretch, limit: TimeInterval, requestedDuration: TimeInterval?, now: Date,

@@ -14,6 +14,9 @@ public struct OnCallIndex: Sendable {
     let usersById: [String: User]
     /// Each user's shifts in schedules some approving rule allows, sorted by start.
     let shiftsByUser: [String: [Shift]]
+    /// Each user's other shifts, sorted by start: only read to explain a refusal ("on call, but in a
+    /// schedule the rule does not allow").
+    let unallowedShiftsByUser: [String: [Shift]]
     /// Every schedule's shifts (allowed or not), sorted by start: who is on call there, as a set.
     let shiftsBySchedule: [String: [Shift]]
     let schedulesById: [String: Schedule]
@@ -22,6 +25,9 @@ public struct OnCallIndex: Sendable {
     /// For each rule (by position), the schedules it allows; nil when that is every schedule the
     /// user's shifts may be in (no filtering needed).
     let allowedByRule: [Set<String>?]
+    /// For each rule (by position), the schedules its `schedules` list names before the escalation
+    /// level is applied; nil when it lists none (every schedule).
+    let listedByRule: [Set<String>?]
     /// Schedule entries of the rules (or AUTO_APPROVAL_PAGERDUTY_SCHEDULES) that matched no schedule of
     /// the snapshot (worth a warning at load), with the rule and the entry's place in the rules file.
     public let unmatchedRuleSchedules: [(rule: String, entry: String, location: SourceLocation?)]
@@ -57,6 +63,7 @@ public struct OnCallIndex: Sendable {
 
         let everySchedule = Set(contents.schedules.map(\.id))
         var perRule: [Set<String>] = []
+        var listedPerRule: [Set<String>?] = []
         var unmatchedLocated: [(rule: String, entry: String, location: SourceLocation?)] = []
         for rule in rules.rules {
             var allowed = everySchedule
@@ -71,6 +78,7 @@ public struct OnCallIndex: Sendable {
                 }
                 allowed = listed
             }
+            listedPerRule.append(rule.schedules.isEmpty ? nil : allowed)
             if let maxLevel = rule.maxEscalationLevel {
                 allowed = allowed.filter { (levels[$0] ?? .max) <= maxLevel }
             }
@@ -79,15 +87,23 @@ public struct OnCallIndex: Sendable {
         let union = perRule.reduce(into: Set<String>()) { $0.formUnion($1) }
         allowedScheduleIds = union
         allowedByRule = perRule.map { $0 == union ? nil : $0 }
+        listedByRule = listedPerRule
         unmatchedRuleSchedules = unmatchedLocated
 
         var byUser: [String: [Shift]] = [:]
+        var unallowedByUser: [String: [Shift]] = [:]
         var bySchedule: [String: [Shift]] = [:]
         for shift in contents.shifts {
             bySchedule[shift.scheduleId, default: []].append(shift)
-            if union.contains(shift.scheduleId) { byUser[shift.userId, default: []].append(shift) }
+            if union.contains(shift.scheduleId) {
+                byUser[shift.userId, default: []].append(shift)
+            } else {
+                unallowedByUser[shift.userId, default: []].append(shift)
+            }
         }
         for key in byUser.keys { byUser[key]!.sort { $0.start < $1.start } }
+        for key in unallowedByUser.keys { unallowedByUser[key]!.sort { $0.start < $1.start } }
+        unallowedShiftsByUser = unallowedByUser
         for key in bySchedule.keys { bySchedule[key]!.sort { $0.start < $1.start } }
         shiftsByUser = byUser
         shiftsBySchedule = bySchedule
@@ -157,10 +173,77 @@ public struct OnCallIndex: Sendable {
         return Stretch(start: shifts[first].start, end: end, scheduleIds: scheduleIds)
     }
 
+    /// Whether the schedule is one the rule at `rule` allows (nil: any approving rule).
+    func allows(_ scheduleId: String, rule: Int?) -> Bool {
+        guard let rule, let allowed = allowedByRule[rule] else { return allowedScheduleIds.contains(scheduleId) }
+        return allowed.contains(scheduleId)
+    }
+
+    /// For someone with no stretch in the allowed schedules of the rule at `rule` (nil: of every
+    /// approving rule): a shift overlapping [from, to) in another schedule. One the rule lists but
+    /// reaches above its escalation level comes first (the nearer miss), with that level and the
+    /// rule's limit; else one the rule does not list. Nil when they have no shift there at all.
+    public func onCallElsewhere(userId: String, overlapping from: Date, _ to: Date, rule: Int?) -> OnCallElsewhere? {
+        let positions = rule.map { [$0] } ?? rules.rules.indices.filter { rules.rules[$0].approves }
+        var outside: Shift?
+        for shifts in [shiftsByUser[userId] ?? [], unallowedShiftsByUser[userId] ?? []] {
+            for shift in shifts {
+                if shift.start >= to { break }
+                guard shift.end > from, !allows(shift.scheduleId, rule: rule) else { continue }
+                let level = lowestLevelBySchedule[shift.scheduleId]
+                for position in positions {
+                    let candidate = rules.rules[position]
+                    guard let maxLevel = candidate.maxEscalationLevel, (level ?? .max) > maxLevel,
+                          listedByRule[position]?.contains(shift.scheduleId) != false else { continue }
+                    return OnCallElsewhere(scheduleId: shift.scheduleId, scheduleName: schedulesById[shift.scheduleId]?.name ?? shift.scheduleId,
+                                           level: level, maxLevel: maxLevel, ruleName: candidate.name)
+                }
+                if outside == nil { outside = shift }
+            }
+        }
+        return outside.map {
+            OnCallElsewhere(scheduleId: $0.scheduleId, scheduleName: schedulesById[$0.scheduleId]?.name ?? $0.scheduleId, level: nil, maxLevel: nil,
+                            ruleName: rule.map { rules.rules[$0].name })
+        }
+    }
+
+    /// The user's first shift starting at `from` or later in a schedule the rule at `rule` (nil: any
+    /// approving rule) allows; nil when the snapshot has none.
+    public func nextShift(userId: String, from: Date, rule: Int?) -> UpcomingShift? {
+        guard let shifts = shiftsByUser[userId],
+              let shift = shifts.first(where: { $0.start >= from && allows($0.scheduleId, rule: rule) }) else { return nil }
+        return UpcomingShift(start: shift.start, scheduleId: shift.scheduleId, scheduleName: schedulesById[shift.scheduleId]?.name ?? shift.scheduleId)
+    }
+
+    /// Whether [from, to) lies within the snapshot's window: outside it the cache holds no shifts,
+    /// so no answer about that time can be given from it.
+    public func covers(_ from: Date, _ to: Date) -> Bool {
+        snapshot.windowStart <= from && to <= snapshot.windowEnd
+    }
+
     public struct Stretch: Sendable, Equatable {
         public var start: Date
         public var end: Date
         /// Schedules of the shifts that make up the stretch, in order.
         public var scheduleIds: [String]
     }
+}
+
+/// Where someone refused is on call instead: a schedule the deciding rule does not list
+/// (`maxLevel` nil), or one it lists that no escalation policy reaches at its limit or lower
+/// (`level`: the lowest that reaches it, nil for none).
+public struct OnCallElsewhere: Sendable, Equatable {
+    public var scheduleId: String
+    public var scheduleName: String
+    public var level: Int?
+    public var maxLevel: Int?
+    /// The rule whose limit or list refused (nil: every approving rule's list).
+    public var ruleName: String?
+}
+
+/// A shift ahead, in a schedule the rule allows.
+public struct UpcomingShift: Sendable, Equatable {
+    public var start: Date
+    public var scheduleId: String
+    public var scheduleName: String
 }

@@ -19,6 +19,9 @@ public struct RulesProblem: Sendable, Equatable, CustomStringConvertible {
 public struct RulesFileError: Error, Sendable, CustomStringConvertible {
     public var file: String
     public var problems: [RulesProblem]
+    /// Set when the file could not be read at all (missing, a directory, no permission): the one
+    /// problem says which.
+    public var unreadable = false
 
     /// One `FILE:LINE:COLUMN: message` line per problem.
     public var description: String {
@@ -34,8 +37,14 @@ public enum RulesFile {
     public static let resourceKeys = ["kind", "id", "labels"]
 
     public static func load(path: String, defaults: ApprovalPolicy) throws(RulesFileError) -> RuleSet {
+        func unreadable(_ why: String) -> RulesFileError {
+            RulesFileError(file: path, problems: [RulesProblem(SourceLocation(line: 1, column: 1), why)], unreadable: true)
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw unreadable("no such file") }
+        guard !isDirectory.boolValue else { throw unreadable("a directory, not a rules file") }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw RulesFileError(file: path, problems: [RulesProblem(SourceLocation(line: 1, column: 1), "cannot read the file")])
+            throw unreadable(FileManager.default.isReadableFile(atPath: path) ? "cannot read the file" : "cannot read the file: permission denied")
         }
         return try parse(data, file: path, defaults: defaults)
     }

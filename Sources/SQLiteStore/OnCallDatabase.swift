@@ -11,6 +11,13 @@ public enum OnCallStoreError: Error, CustomStringConvertible, Equatable {
     case cannotCreate(path: String, reason: String)
     case readOnly(path: String)
     case lockUnavailable(path: String, reason: String)
+    /// The path names a directory, not a file.
+    case isDirectory(path: String)
+    /// The file is not a SQLite database, or a damaged one.
+    case notACache(path: String, reason: String)
+    /// SQLite may not write the file or its directory (a reader too needs the `-shm` file beside a
+    /// WAL-mode cache).
+    case notWritable(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -22,6 +29,15 @@ public enum OnCallStoreError: Error, CustomStringConvertible, Equatable {
             "the cache at \(path) was opened for reading only"
         case .lockUnavailable(let path, let reason):
             "cannot take the sync lock \(path): \(reason)"
+                + (reason == String(cString: strerror(EACCES)) || reason == String(cString: strerror(EROFS))
+                    ? "; sync creates it beside the cache: give the user running sync write access to that directory, or pass another --database" : "")
+        case .isDirectory(let path):
+            "\(path) is a directory, not a cache file: pass the file's path to --database (or SHIFTGATE_DATABASE), e.g. \((path as NSString).appendingPathComponent("shiftgate.sqlite"))"
+        case .notACache(let path, let reason):
+            "\(path) is not a usable cache (\(reason)): move it aside and run `shiftgate sync` to build a new one, or pass the right --database"
+        case .notWritable(let path, let reason):
+            "the cache at \(path) is read-only for this user (\(reason)): give the user running shiftgate write access to the file and its directory "
+                + "(SQLite keeps \(path)-wal and \(path)-shm beside it, even for reading), or pass another --database"
         }
     }
 }
@@ -53,6 +69,41 @@ public final class OnCallDatabase: Sendable {
     public init(path: String, mustExist: Bool = false, readOnly: Bool = false, busyTimeout: TimeInterval = 10) throws {
         self.path = path
         self.busyTimeout = busyTimeout
+        do {
+            (pool, writer) = try Self.openConnections(path: path, mustExist: mustExist, readOnly: readOnly, busyTimeout: busyTimeout)
+        } catch let error as DatabaseError {
+            throw Self.explained(error, path: path)
+        }
+    }
+
+    /// SQLite's errors on opening, as what is wrong with the file and what to do.
+    static func explained(_ error: DatabaseError, path: String) -> any Error {
+        let reason = error.message ?? "\(error.resultCode)"
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return OnCallStoreError.notACache(path: path, reason: reason)
+        case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_AUTH:
+            return OnCallStoreError.notWritable(path: path, reason: reason)
+        case .SQLITE_CANTOPEN, .SQLITE_IOERR:
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                return OnCallStoreError.isDirectory(path: path)
+            }
+            let directory = (path as NSString).deletingLastPathComponent
+            if access(path, R_OK | W_OK) != 0 || access(directory.isEmpty ? "." : directory, W_OK) != 0 {
+                return OnCallStoreError.notWritable(path: path, reason: reason)
+            }
+            return error
+        default:
+            return error
+        }
+    }
+
+    private static func openConnections(path: String, mustExist: Bool, readOnly: Bool, busyTimeout: TimeInterval) throws -> (DatabasePool, DatabaseQueue?) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw OnCallStoreError.isDirectory(path: path)
+        }
         if !FileManager.default.fileExists(atPath: path) {
             if mustExist { throw OnCallStoreError.missing(path: path) }
             let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
@@ -73,10 +124,9 @@ public final class OnCallDatabase: Sendable {
             // Connections opened before the switch to WAL are not reused.
             readers = try DatabasePool(path: path, configuration: readerConfiguration)
         }
-        pool = readers
 
         if readOnly {
-            writer = nil
+            return (readers, nil)
         } else {
             var writerConfiguration = configuration
             // A killed process never corrupts a WAL file at any sync level; FULL also keeps the last
@@ -85,7 +135,7 @@ public final class OnCallDatabase: Sendable {
             writerConfiguration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             // The file is in WAL mode already (WAL is persistent), so the queue leaves the journal
             // mode alone (`.default`) and opening it writes nothing.
-            writer = try DatabaseQueue(path: path, configuration: writerConfiguration)
+            return (readers, try DatabaseQueue(path: path, configuration: writerConfiguration))
         }
     }
 

@@ -63,6 +63,11 @@ struct WebhookController {
             metrics.request(route: "/healthz", outcome: "ok")
             return jsonResponse(body: ["status": .string("ok")])
         }
+        // Load balancers and uptime checkers probe with HEAD: the same answer, without its body.
+        router.head("/healthz") { _, _ in
+            metrics.request(route: "/healthz", outcome: "ok")
+            return Response(status: .ok, headers: [.contentType: "application/json"])
+        }
         router.get("/readyz") { _, _ in readiness() }
         router.get("/metrics") { _, _ in
             let index = roster.index

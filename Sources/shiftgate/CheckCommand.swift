@@ -1,6 +1,7 @@
 import Approval
 import ArgumentParser
 import Foundation
+import SafeText
 import OnCallStore
 import PagerDuty
 import Timestamps
@@ -11,8 +12,11 @@ struct CheckCommand: AsyncParsableCommand {
         abstract: "Decide offline whether EMAIL is on call, as the webhook would; or list who is on call in a schedule.",
         discussion: """
             Uses the same AUTO_APPROVAL_* variables and rules file (--rules / SHIFTGATE_RULES) as
-            `serve`. With a rules file, --resource KIND[:ID] (repeatable) names what is asked for, and
-            the output says which rule decided each resource and why. With --schedule instead of EMAIL, lists
+            `serve`. With a rules file, --resource KIND[:ID] (repeatable) names what is asked for, with
+            --label KEY=VALUE (repeatable) for its labels, and the output says which rule decided each
+            resource and why. A refusal says why: on call, but in a schedule the rule does not allow or
+            at too high an escalation level, or not on call and when the next allowed shift starts.
+            With --schedule instead of EMAIL, lists
             everyone on call in that schedule (by id or name) at the time: a set, since a shift-based
             schedule can have several people on call at once.
 
@@ -21,8 +25,10 @@ struct CheckCommand: AsyncParsableCommand {
               shiftgate check jane@example.com --at 2026-11-26T09:00:00Z
               shiftgate check --schedule Primary        # or its id; quote names with spaces
               shiftgate check jane@example.com --rules rules.yaml --resource aws.iam.v1.Role:arn:aws:iam::1:role/prod-admin
+              shiftgate check jane@example.com --rules rules.yaml --resource k8s.namespace:payments --label env=prod
             Exit codes: 0 on call (with --schedule: someone is); 1 not on call (nobody is);
-            2 cannot decide (no snapshot, or stale with --max-staleness; an unknown schedule).
+            2 cannot decide (no snapshot, or stale with --max-staleness; a time outside the cached
+            window; an unknown schedule).
             """
     )
 
@@ -48,10 +54,19 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(name: .customLong("resource"), help: ArgumentHelp("A resource asked for, KIND or KIND:ID (repeatable); the rules file's rules apply to it.", valueName: "kind[:id]"))
     var resources: [ResourceArgument] = []
 
+    @Option(name: .customLong("label"), help: ArgumentHelp("A label of the resources asked for, KEY=VALUE (repeatable); it applies to every --resource.",
+                                                           valueName: "key=value"))
+    var labels: [LabelArgument] = []
+
     func validate() throws {
         if (email == nil) == (schedule == nil) { throw ValidationError("give either EMAIL or --schedule") }
         if !resources.isEmpty, schedule != nil { throw ValidationError("--resource goes with EMAIL, not --schedule") }
         if let maxStaleness { try ServeCommand.checkStaleness(maxStaleness) }
+        if !labels.isEmpty, resources.isEmpty { throw ValidationError("--label needs a --resource to label") }
+        var keys = Set<String>()
+        for label in labels where !keys.insert(label.key).inserted {
+            throw ValidationError("--label: the key '\(label.key.printable)' is given twice")
+        }
         if let at, RFC3339.parse(at) == nil { throw ValidationError("--at: '\(at)' is not an RFC 3339 time such as 2026-11-26T09:00:00Z") }
     }
 
@@ -72,10 +87,20 @@ struct CheckCommand: AsyncParsableCommand {
             throw fail("the cache is \(CLIDuration(seconds: age.rounded())) old, over --max-staleness \(maxStaleness)", code: ShiftgateExit.cannotDecide)
         }
         let index = OnCallIndex(contents, rules: rules ?? RuleSet(policy: policy))
+        // Outside the snapshot's window the cache holds no shifts: "not on call" would be a guess.
+        let from = email == nil ? now : now.addingTimeInterval(-index.rules.windowBefore)
+        let to = email == nil ? now : now.addingTimeInterval(index.rules.windowAfter)
+        guard index.covers(from, to) else {
+            let window = "\(ReadableTime.utc(contents.info.windowStart)) to \(ReadableTime.utc(contents.info.windowEnd)) in snapshot \(contents.info.id)"
+            let asked = from == to ? ReadableTime.utc(now) : "\(ReadableTime.utc(from)) to \(ReadableTime.utc(to)) (the decision's window around \(ReadableTime.utc(now)))"
+            throw fail("cannot decide (outside the cached window, \(window)): \(asked) is not in it; give an --at inside it, "
+                       + "or sync with a longer --lookback or --horizon", code: ShiftgateExit.cannotDecide)
+        }
         guard let email else {
             return try listSchedule(schedule ?? "", index: index, now: now, age: age)
         }
-        let asked = resources.map(\.resource)
+        let labelled = Dictionary(labels.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+        let asked = resources.map { ResourceRef(kind: $0.resource.kind, id: $0.resource.id, labels: labelled) }
         // Without --resource, a rules file is asked "on call in any schedule the rules look at?"
         // (as /v1/oncall asks); the implicit rule of the variables ignores resources.
         let decision = Decider.decide(email: email, resources: asked.isEmpty ? nil : asked, requestedDuration: nil, now: now, index: index)
@@ -106,10 +131,13 @@ struct CheckCommand: AsyncParsableCommand {
                 resources: rules == nil ? nil : explain(asked, rules: index.rules).map { ["resource": $0.resource, "rule": $0.rule, "effect": $0.effect] })))
         case .text:
             let who = decision.user.map { "\($0.name) <\($0.email)>, \($0.id)" } ?? email
-            printLine("\(who): \(decision.isApproved ? "ON CALL" : "not on call") (\(decision.outcome.rawValue))")
+            let verdict = decision.isApproved ? "ON CALL" : decision.elsewhere != nil ? "on call, not approved" : "not on call"
+            printLine("\(who): \(verdict) (\(decision.outcome.rawValue))")
             if !decision.scheduleIds.isEmpty {
                 printLine("  schedules:   " + zip(decision.scheduleIds, decision.scheduleNames).map { "\($1) (\($0))" }.joined(separator: ", "))
             }
+            if let refusal = refusalLine(decision, rules: index.rules) { printLine("  refused:     \(refusal)") }
+            if let next = nextShiftLine(decision, snapshot: contents.info) { printLine("  next shift:  \(next)") }
             if let end = decision.stretchEnd { printLine("  stretch end: \(ReadableTime.utc(end))") }
             if let seconds = decision.grantedSeconds { printLine("  would grant: \(GoDuration.format(seconds: seconds))") }
             if rules != nil {
@@ -125,6 +153,31 @@ struct CheckCommand: AsyncParsableCommand {
 }
 
 extension CheckCommand {
+    /// Why someone on call was refused, in one line: where they are on call and what the rule allows.
+    func refusalLine(_ decision: Decision, rules: RuleSet) -> String? {
+        guard let elsewhere = decision.elsewhere else { return nil }
+        let schedule = "\(elsewhere.scheduleName) (\(elsewhere.scheduleId))"
+        let rule = rules.isImplicit ? nil : elsewhere.ruleName.map { "rule \($0)" }
+        guard let maxLevel = elsewhere.maxLevel else {
+            let allowed = rules.isImplicit ? "AUTO_APPROVAL_PAGERDUTY_SCHEDULES does not list it"
+                : rule.map { "\($0) does not allow it" } ?? "no approving rule allows it"
+            return "on call in \(schedule), but \(allowed)"
+        }
+        let limit = rule.map { "\($0) allows \(maxLevel)" } ?? "AUTO_APPROVAL_MAX_ESCALATION_LEVEL is \(maxLevel)"
+        guard let level = elsewhere.level else { return "on call in \(schedule), but no escalation policy reaches it (\(limit))" }
+        return "on call in \(schedule), but at escalation level \(level) (\(limit))"
+    }
+
+    /// For someone known and not on call where the rule allows: when their next allowed shift starts,
+    /// or that the cache has none before its window ends.
+    func nextShiftLine(_ decision: Decision, snapshot: SnapshotInfo) -> String? {
+        guard decision.user != nil, [.notOnCall, .outsideRuleSchedules, .escalationLevelTooHigh].contains(decision.outcome) else { return nil }
+        guard let next = decision.nextShift else {
+            return "none in an allowed schedule before \(ReadableTime.utc(snapshot.windowEnd)) (the end of the cached window)"
+        }
+        return "starts \(ReadableTime.utc(next.start)) in \(next.scheduleName) (\(next.scheduleId))"
+    }
+
     /// Which rule each resource takes (the first that matches) and what that rule does.
     func explain(_ resources: [ResourceRef], rules: RuleSet) -> [(resource: String, rule: String, effect: String)] {
         resources.map { resource in
@@ -180,5 +233,17 @@ extension CheckCommand {
             printLine("  at \(ReadableTime.utc(now)) from snapshot \(index.snapshot.id) (\(CLIDuration(seconds: max(0, age.rounded()))) old)")
         }
         if people.isEmpty { throw ShiftgateExit.notOnCall }
+    }
+}
+
+/// `--label KEY=VALUE`: the key up to the first `=`, which must not be empty.
+struct LabelArgument: ExpressibleByArgument {
+    let key: String
+    let value: String
+
+    init?(argument: String) {
+        guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex else { return nil }
+        key = String(argument[..<equals])
+        value = String(argument[argument.index(after: equals)...])
     }
 }

@@ -29,6 +29,11 @@ struct RulesOptions: ParsableArguments {
         do {
             return try RulesFile.load(path: file, defaults: policy)
         } catch {
+            // A file that cannot be read at all is one line, saying what to pass instead.
+            if error.unreadable, let problem = error.problems.first {
+                throw fail("the rules file \(file) cannot be used: \(problem.message); pass the rules file's path with --rules or SHIFTGATE_RULES "
+                           + "(deploy/rules.example.yaml is an example)", code: ShiftgateExit.configuration)
+            }
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             throw fail("the rules file \(file) is invalid (\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s"))", code: ShiftgateExit.configuration)
         }

@@ -110,6 +110,18 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
+    /// Why the server could not listen, and what to do, in one line.
+    static func cannotListen(host: String, port: Int, errno code: Int32) -> String {
+        switch code {
+        case EADDRINUSE:
+            "cannot listen on \(host):\(port): the port is already in use; stop the other server on it (`ss -ltnp 'sport = :\(port)'` shows which) or pass another --port"
+        case EACCES:
+            "cannot listen on \(host):\(port): permission denied (ports below 1024 need privileges); pass --port 1024 or higher and put a proxy in front"
+        default:
+            "cannot listen on \(host):\(port): \(host) is not an address of this machine; pass --host 127.0.0.1, 0.0.0.0 or one of its addresses"
+        }
+    }
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         try Self.checkStaleness(maxStaleness)
@@ -153,6 +165,9 @@ struct ServeCommand: AsyncParsableCommand {
                 ])
             })
             try await app.runService()
+        } catch let error as IOError where [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) {
+            await store.close()
+            throw fail(Self.cannotListen(host: host, port: port, errno: error.errnoCode), code: ShiftgateExit.configuration)
         } catch {
             await store.close()
             throw error

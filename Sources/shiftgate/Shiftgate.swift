@@ -13,7 +13,10 @@ struct Shiftgate: AsyncParsableCommand {
             Exit codes: 0 success; 1 failure (or, for `check`, not on call); 2 `check` cannot decide;
             3 `drift --fail-on-drift` found drift; 4 PagerDuty refused the API key;
             64 bad command line; 75 another sync is running.
+
+            Shell completion: shiftgate --generate-completion-script bash|zsh|fish
             """,
+        version: ShiftgateVersion.current,
         subcommands: [
             SyncCommand.self, StatusCommand.self, ServeCommand.self, CheckCommand.self, AuditCommand.self,
             DriftCommand.self, SnapshotsCommand.self, RulesCommand.self, DemoCommand.self,

@@ -64,16 +64,22 @@ import Testing
         Case(label: "two on call at once: the second to his own end", email: "ben@example.com", outcome: .approved, granted: 4 * 3600),
         Case(label: "the requested duration caps the grant", email: "jane@example.com", requested: 3600, outcome: .approved, granted: 3600),
         Case(label: "an indefinite request (negative) is capped by the stretch", email: "jane@example.com", requested: -1e-9, outcome: .approved, granted: 3 * 3600),
-        Case(label: "under a second requested", email: "jane@example.com", requested: 0.5, outcome: .notOnCall),
+        Case(label: "under a second requested", email: "jane@example.com", requested: 0.5, outcome: .durationTooShort),
         Case(label: "AUTO_APPROVAL_DURATION caps the grant", email: "raj@example.com", policy: ApprovalPolicy(maxDuration: 1.5 * 3600), outcome: .approved, granted: 5400),
         Case(label: "later: the grant shrinks with the stretch", email: "jane@example.com", at: 2 * 3600 + 1800, outcome: .approved, granted: 1800),
         Case(label: "the allow-list by name leaves only its schedule: not yet on call there", email: "jane@example.com",
-             policy: ApprovalPolicy(allowedSchedules: ["Secondary"]), outcome: .notOnCall),
+             policy: ApprovalPolicy(allowedSchedules: ["Secondary"]), outcome: .outsideRuleSchedules),
         Case(label: "the allow-list by name: on call there an hour later", email: "jane@example.com", at: 3660,
              policy: ApprovalPolicy(allowedSchedules: ["Secondary"]), outcome: .approved, granted: 7140),
-        Case(label: "the allow-list by id excludes the others", email: "raj@example.com", policy: ApprovalPolicy(allowedSchedules: ["PSECOND"]), outcome: .notOnCall),
+        Case(label: "the allow-list by id excludes the others", email: "raj@example.com", policy: ApprovalPolicy(allowedSchedules: ["PSECOND"]), outcome: .outsideRuleSchedules),
+        Case(label: "the allow-list: not on call anywhere is still not_on_call", email: "sam@example.com", policy: ApprovalPolicy(allowedSchedules: ["PSECOND"]),
+             outcome: .notOnCall),
         Case(label: "level 1 only: Secondary (level 2) does not extend the stretch", email: "jane@example.com", policy: ApprovalPolicy(maxEscalationLevel: 1),
              outcome: .approved, granted: 3600),
+        Case(label: "level 1 only: later, on call only in Secondary (level 2)", email: "jane@example.com", at: 3660, policy: ApprovalPolicy(maxEscalationLevel: 1),
+             outcome: .escalationLevelTooHigh),
+        Case(label: "level 1 and an allow-list without Secondary: outside the list comes second", email: "jane@example.com", at: 3660,
+             policy: ApprovalPolicy(allowedSchedules: ["Primary"], maxEscalationLevel: 1), outcome: .outsideRuleSchedules),
         Case(label: "level 1 only still reaches the shift-based schedule", email: "ben@example.com", policy: ApprovalPolicy(maxEscalationLevel: 1),
              outcome: .approved, granted: 4 * 3600),
     ]
@@ -96,6 +102,33 @@ import Testing
         let decision = Decider.decide(email: "jane@example.com", requestedDuration: nil, now: Self.T, roster: .unavailable(unavailable))
         #expect(decision.outcome == outcome && decision.grantedSeconds == nil && decision.user == nil)
         #expect(decision.reason == unavailable.reason + "; approving nothing")
+    }
+
+    /// A refusal says why: on call in a schedule the allow-list lacks, or reached too high, or not on
+    /// call and when the next allowed shift starts.
+    @Test func refusalsSayWhy() {
+        func decide(_ email: String, at: TimeInterval = 0, _ policy: ApprovalPolicy) -> Decision {
+            Decider.decide(email: email, requestedDuration: nil, now: Self.T.addingTimeInterval(at), roster: .ready(OnCallIndex(Self.snapshot, policy: policy)))
+        }
+        let level = decide("jane@example.com", at: 3660, ApprovalPolicy(maxEscalationLevel: 1))
+        #expect(level.reason == "Jane is on call in Secondary, but at escalation level 2 (AUTO_APPROVAL_MAX_ESCALATION_LEVEL is 1)")
+        #expect(level.elsewhere == OnCallElsewhere(scheduleId: "PSECOND", scheduleName: "Secondary", level: 2, maxLevel: 1, ruleName: "AUTO_APPROVAL"))
+        #expect(level.scheduleIds.isEmpty && level.grantedSeconds == nil)
+
+        let outside = decide("raj@example.com", ApprovalPolicy(allowedSchedules: ["PSECOND"]))
+        #expect(outside.reason == "Raj is on call in Primary, which AUTO_APPROVAL_PAGERDUTY_SCHEDULES does not list")
+        #expect(outside.elsewhere?.scheduleId == "PPRIMARY" && outside.elsewhere?.maxLevel == nil)
+
+        // Omar's shift starts at the after-window's edge: not on call, and that is his next shift.
+        let later = decide("omar@example.com", ApprovalPolicy())
+        #expect(later.outcome == .notOnCall && later.reason == "Omar has no shift in an allowed schedule around now")
+        #expect(later.nextShift == UpcomingShift(start: Self.T.addingTimeInterval(300), scheduleId: "PPRIMARY", scheduleName: "Primary"))
+        // Jane, allowed only Secondary: her next shift there, an hour on.
+        #expect(decide("jane@example.com", ApprovalPolicy(allowedSchedules: ["Secondary"])).nextShift?.start == Self.T.addingTimeInterval(3600))
+        #expect(decide("sam@example.com", ApprovalPolicy()).nextShift == nil)
+
+        let short = Decider.decide(email: "jane@example.com", requestedDuration: 0.5, now: Self.T, roster: .ready(OnCallIndex(Self.snapshot, policy: ApprovalPolicy())))
+        #expect(short.outcome == .durationTooShort && short.reason == "the requested duration is under a second")
     }
 
     @Test func anApprovalsReasonNamesTheSchedulesAndTheEnd() {

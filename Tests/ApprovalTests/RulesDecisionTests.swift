@@ -69,13 +69,13 @@ import Testing
              resources: [prodRole], outcome: .approved, granted: 3600, rules: ["prod-aws"]),
         Case(label: "the id glob does not match a dev role: everything-else", resources: [devRole], outcome: .approved, granted: 3 * 3600, rules: ["everything-else"]),
         Case(label: "prod role for someone on call only in Pairs: not in the rule's schedules", email: "ana@example.com",
-             resources: [prodRole], outcome: .notOnCall, rules: ["prod-aws"]),
+             resources: [prodRole], outcome: .outsideRuleSchedules, rules: ["prod-aws"]),
         Case(label: "'?' and '[0-9]' in the id: ssh capped at 90m", resources: [web], outcome: .approved, granted: 5400, rules: ["ssh"]),
         Case(label: "an id the ssh glob does not match falls through", resources: [ResourceRef(kind: "ssh.host", id: "db-1")],
              outcome: .approved, granted: 3 * 3600, rules: ["everything-else"]),
         Case(label: "labels all match: Pairs only, Ana approved to her end", email: "ana@example.com", resources: [stagingK8s],
              outcome: .approved, granted: 2 * 3600, rules: ["pairs-only"]),
-        Case(label: "labels all match, but Jane is not in Pairs", resources: [stagingK8s], outcome: .notOnCall, rules: ["pairs-only"]),
+        Case(label: "labels all match, but Jane is not in Pairs", resources: [stagingK8s], outcome: .outsideRuleSchedules, rules: ["pairs-only"]),
         Case(label: "one label missing: that rule does not match", email: "ana@example.com",
              resources: [ResourceRef(kind: "k8s.namespace", id: "payments", labels: ["env": "staging"])], outcome: .approved, granted: 2 * 3600,
              rules: ["everything-else"]),
@@ -85,10 +85,10 @@ import Testing
              outcome: .approved, granted: 3600, rules: ["ssh", "prod-aws"]),
         Case(label: "several resources: one never refuses the whole request", resources: [web, prodDB], outcome: .ruleNever, rules: ["prod-db-never"]),
         Case(label: "several resources: one rule not satisfied refuses the whole request", email: "ana@example.com", resources: [stagingK8s, prodRole],
-             outcome: .notOnCall, rules: ["prod-aws"]),
+             outcome: .outsideRuleSchedules, rules: ["prod-aws"]),
         Case(label: "the requested duration caps under every rule", resources: [web, devRole], requested: 600, outcome: .approved, granted: 600,
              rules: ["ssh", "everything-else"]),
-        Case(label: "later on: Jane only in Secondary (level 2): prod-aws refuses", resources: [prodRole], at: 3600 + 60, outcome: .notOnCall, rules: ["prod-aws"]),
+        Case(label: "later on: Jane only in Secondary (level 2): prod-aws refuses", resources: [prodRole], at: 3600 + 60, outcome: .escalationLevelTooHigh, rules: ["prod-aws"]),
         Case(label: "later on: ssh allows Secondary", resources: [web], at: 3600 + 60, outcome: .approved, granted: 5400, rules: ["ssh"]),
         Case(label: "no shift anywhere", email: "sam@example.com", resources: [devRole], outcome: .notOnCall, rules: ["everything-else"]),
         Case(label: "a never rule refuses even an unknown person", email: "nobody@example.com", resources: [prodDB], outcome: .ruleNever, rules: ["prod-db-never"]),
@@ -114,6 +114,15 @@ import Testing
                                       now: Self.T, index: index)
         #expect(decision.outcome == .noRule && !decision.isApproved)
         #expect(decision.reason == "no rule matches the resource aws.iam.v1.Role:arn:aws:iam::123456789012:role/prod-admin")
+    }
+
+    @Test func refusalReasonsNameTheRuleAndTheSchedule() {
+        let index = OnCallIndex(DeciderTests.snapshot, rules: Self.rules)
+        let level = Decider.decide(email: "jane@example.com", resources: [Self.prodRole], requestedDuration: nil, now: Self.T.addingTimeInterval(3660), index: index)
+        #expect(level.reason == "Jane is on call in Secondary, but at escalation level 2 (rule prod-aws allows 1)")
+        let outside = Decider.decide(email: "ana@example.com", resources: [Self.prodRole], requestedDuration: nil, now: Self.T, index: index)
+        #expect(outside.reason == "Ana is on call in Pairs, which rule prod-aws does not allow")
+        #expect(outside.nextShift == nil)
     }
 
     @Test func approvalReasonsNameTheRules() {
@@ -143,7 +152,9 @@ import Testing
         let rules = try RulesFile.parse("rules:\n  - name: pairs\n    resources: [{kind: \"*\"}]\n    schedules: [Pairs]\n", file: "r.yaml", defaults: ApprovalPolicy())
         let index = OnCallIndex(DeciderTests.snapshot, rules: rules)
         #expect(Decider.decide(email: "ana@example.com", requestedDuration: nil, now: Self.T, index: index).isApproved)
-        #expect(Decider.decide(email: "jane@example.com", requestedDuration: nil, now: Self.T, index: index).outcome == .notOnCall)
+        #expect(Decider.decide(email: "jane@example.com", requestedDuration: nil, now: Self.T, index: index).outcome == .outsideRuleSchedules)
+        #expect(Decider.decide(email: "jane@example.com", requestedDuration: nil, now: Self.T, index: index).reason
+                == "Jane is on call in Primary, which no approving rule allows")
         #expect(rules.syncScope == ["Pairs"])
         #expect(Self.rules.syncScope == nil)
     }

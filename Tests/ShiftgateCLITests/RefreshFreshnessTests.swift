@@ -223,7 +223,10 @@ import Timestamps
             let decisions = indexes.map { Decider.decide(email: email, requestedDuration: nil, now: at, index: $0) }
             let shapes = decisions.map { decision in
                 let end = decision.stretchEnd.map { $0 >= horizon ? "open" : RFC3339.format($0) } ?? "-"
-                return "\(decision.isApproved) \(decision.outcome.rawValue) \(end) \(decision.grantedSeconds ?? -1) \(Set(decision.scheduleIds).sorted())"
+                // A cache scoped to the allow-list has no other schedule to say the person is on call
+                // in: there, "on call only outside the list" is not_on_call, the same refusal.
+                let outcome = decision.outcome == .outsideRuleSchedules ? Decision.Outcome.notOnCall : decision.outcome
+                return "\(decision.isApproved) \(outcome.rawValue) \(end) \(decision.grantedSeconds ?? -1) \(Set(decision.scheduleIds).sorted())"
             }
             guard shapes[0] != shapes[1] else { return nil }
             // The person's shifts in each cache, to see where they part.
