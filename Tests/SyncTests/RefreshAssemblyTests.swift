@@ -345,6 +345,34 @@ import Timestamps
         },
     ]
 
+    /// Nothing changed in a generated account of both kinds: a refresh 5 minutes on and a wide one an
+    /// hour on find every schedule as the previous snapshot has it (no detail read out of turn: the
+    /// check costs no request), and drift to a full read at the same moment is empty.
+    @Test func anUnchangedAccountCostsNoDetailReadAndDriftsNowhere() async throws {
+        let now = Date(unixSeconds: Date().unixSeconds)
+        let account = SimulatedAccount.generate(users: 300, schedules: 40, seed: 7, now: now, v3Share: 0.5)
+        try await withSimulator(account) { running, directory in
+            let database = try OnCallDatabase(path: directory.path("refreshed.sqlite"))
+            let syncer = makeSyncer(running, database: database)
+            _ = try await syncer.run(now: now)
+            var previous = try #require(try database.currentSnapshot())
+            let described = previous.schedules.filter { $0.describedByOnCalls == true }.count
+            #expect(described > 20, "most generated schedules are described by /oncalls: \(described) of \(previous.schedules.count)")
+            for (offset, wide) in [(300.0, false), (3600.0, true)] {
+                let later = now.addingTimeInterval(offset)
+                running.simulator.resetStats()
+                _ = try await syncer.run(now: later, plan: .refresh(RefreshPlan(previous: previous, wide: wide, period: 10 * 365 * 86_400)))
+                let refreshed = try #require(try database.currentSnapshot())
+                let whole = previous.schedules.count - described
+                let fullDatabase = try OnCallDatabase(path: directory.path("full-\(offset).sqlite"))
+                _ = try await makeSyncer(running, database: fullDatabase).run(now: later)
+                let drift = Drift.diff(from: refreshed, to: try #require(try fullDatabase.currentSnapshot()))
+                #expect(drift.isEmpty, "wide \(wide): \(drift.schedules.map(\.id))")
+                previous = refreshed
+            }
+        }
+    }
+
     @Test(arguments: changes)
     func aRefreshDescribesWhatAFullReadWouldOrMarksWhatItCannotConfirm(_ change: Change) async throws {
         let now = Date(unixSeconds: Date().unixSeconds)
