@@ -364,6 +364,7 @@ import Timestamps
                 _ = try await syncer.run(now: later, plan: .refresh(RefreshPlan(previous: previous, wide: wide, period: 10 * 365 * 86_400)))
                 let refreshed = try #require(try database.currentSnapshot())
                 let whole = previous.schedules.count - described
+                #expect(RefreshTurnTests.detailReads(running) <= whole, "wide \(wide): only schedules /oncalls does not describe are read whole")
                 let fullDatabase = try OnCallDatabase(path: directory.path("full-\(offset).sqlite"))
                 _ = try await makeSyncer(running, database: fullDatabase).run(now: later)
                 let drift = Drift.diff(from: refreshed, to: try #require(try fullDatabase.currentSnapshot()))
