@@ -86,8 +86,9 @@ extension Syncer {
     /// upgraded, members of layer-based schedules, targets), `/oncalls` with whole users for the span
     /// decisions can reach (who is on call, overrides applied, and their current emails), and the
     /// whole detail of every schedule `/oncalls` cannot stand for (new, upgraded, outside every
-    /// policy, or not described exactly when last read whole) and of those whose turn came
-    /// (`isDue`). A wide refresh reads `/oncalls` for the whole window, moved to now + `--horizon`,
+    /// policy, or not described exactly when last read whole), of those whose turn came (`isDue`)
+    /// and of those whose `/oncalls` entries show they changed (`RefreshAssembly.agrees`); the others
+    /// are recorded as confirmed over the span only (`Schedule.confirmedSince`). A wide refresh reads `/oncalls` for the whole window, moved to now + `--horizon`,
     /// and lists every user. The rest is carried from `previous`.
     func refresh(_ plan: RefreshPlan, now: Date, started: Date, progress: (@Sendable (SyncProgress) -> Void)?) async throws -> SnapshotContents {
         let previous = plan.previous
