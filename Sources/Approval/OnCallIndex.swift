@@ -125,6 +125,13 @@ public struct OnCallIndex: Sendable {
         return named.count == 1 ? named[0] : nil
     }
 
+    /// The schedules any approving rule allows whose roster at `instant` the snapshot does not
+    /// confirm (a refresh carried it from an earlier read; `Schedule.confirmedSince`), by id: a
+    /// decision at that instant must not rest on them.
+    public func unconfirmedAllowedSchedules(at instant: Date) -> [Schedule] {
+        allowedScheduleIds.compactMap { schedulesById[$0] }.filter { !$0.isConfirmed(at: instant) }.sorted { $0.id < $1.id }
+    }
+
     /// Everyone on call in a schedule at `instant`: a set, since a shift-based schedule can have
     /// several people on call at once. Each comes with the end of their own continuous stretch in
     /// that schedule. Sorted by name, then id.

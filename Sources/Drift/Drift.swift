@@ -67,7 +67,12 @@ public enum Drift {
     ) -> DriftReport.ScheduleDrift {
         var drift = DriftReport.ScheduleDrift(id: after.id, name: after.name, timeZone: after.timeZone, kind: after.kind, status: .changed)
         if before.name != after.name { drift.rename = .init(from: before.name, to: after.name) }
-        if before.timeZone != after.timeZone { drift.timeZoneChange = .init(from: before.timeZone, to: after.timeZone) }
+        // A refresh carries a shift-based schedule's zone from an earlier read (it is only in the
+        // detail): a difference is reported only when both snapshots read it.
+        let zoneRead = { (schedule: Schedule) in schedule.kind == .layerBased || (schedule.confirmedSince == nil && schedule.confirmedUntil == nil) }
+        if before.timeZone != after.timeZone, zoneRead(before), zoneRead(after) {
+            drift.timeZoneChange = .init(from: before.timeZone, to: after.timeZone)
+        }
         // Upgraded in place: the same schedule, so its roster is compared as usual.
         if before.kind != after.kind { drift.kindChange = .init(from: before.kind, to: after.kind) }
 
@@ -76,7 +81,11 @@ public enum Drift {
         drift.membersJoined = sortedPeople(membersAfter.subtracting(membersBefore).map { new.person($0, fallback: old) })
         drift.membersLeft = sortedPeople(membersBefore.subtracting(membersAfter).map { old.person($0, fallback: new) })
 
-        guard let window else { return drift }
+        // Only where both snapshots confirm the roster: a refresh carries the rest of its window from
+        // an earlier read, which a change since may have made wrong (`Schedule.confirmedSince`).
+        guard let overlap = window, let confirmedBefore = before.confirmed(within: (overlap.start, overlap.end)),
+              let confirmed = after.confirmed(within: confirmedBefore) else { return drift }
+        let window = DriftReport.Interval(start: confirmed.start, end: confirmed.end)
 
         let sweep = OnCallSweep(
             before: (old.shifts[after.id] ?? []).map { ($0.userId, $0.start, $0.end) },

@@ -41,15 +41,38 @@ public struct Schedule: Sendable, Hashable, Codable {
     /// read `/oncalls` instead of the detail only for a schedule marked true. Nil: not known (a
     /// snapshot written before Shiftgate recorded it).
     public var describedByOnCalls: Bool?
+    /// Sync's bookkeeping: set when the snapshot confirms this schedule's roster (its shifts and
+    /// overrides) as PagerDuty had it at the read only over [confirmedSince, confirmedUntil): a
+    /// refresh read `/oncalls` there and carried the rest of the window from an earlier read, which
+    /// a change since (a swap, an override, a new time zone, all invisible there) may have made
+    /// wrong. A shift-based schedule's time zone and description are carried too. Drift compares,
+    /// and `check --at` answers, only where both are confirmed. Nil: the whole window is (a full
+    /// read, or the schedule read whole).
+    public var confirmedSince: Date?
+    public var confirmedUntil: Date?
 
     public init(id: String, name: String, timeZone: String, description: String = "", kind: ScheduleKind = .layerBased,
-                describedByOnCalls: Bool? = nil) {
+                describedByOnCalls: Bool? = nil, confirmedSince: Date? = nil, confirmedUntil: Date? = nil) {
         self.id = id
         self.name = name
         self.timeZone = timeZone
         self.description = description
         self.kind = kind
         self.describedByOnCalls = describedByOnCalls
+        self.confirmedSince = confirmedSince
+        self.confirmedUntil = confirmedUntil
+    }
+
+    /// The part of `window` over which this schedule's roster is confirmed (see `confirmedSince`).
+    public func confirmed(within window: (start: Date, end: Date)) -> (start: Date, end: Date)? {
+        let start = max(window.start, confirmedSince ?? window.start)
+        let end = min(window.end, confirmedUntil ?? window.end)
+        return start < end ? (start, end) : nil
+    }
+
+    /// Whether the snapshot confirms who is on call here at `instant` (see `confirmedSince`).
+    public func isConfirmed(at instant: Date) -> Bool {
+        (confirmedSince.map { $0 <= instant } ?? true) && (confirmedUntil.map { instant < $0 } ?? true)
     }
 }
 

@@ -51,8 +51,9 @@ extension SimulatedSchedule {
     /// When `since == until` the window is that instant: the entries covering it are returned.
     ///
     /// Real extents are found by rendering a margin of one turn (at least a day, at most 35 days)
-    /// around the window, plus the full length of any override that overlaps it; an entry merged
-    /// from turns of the same person reaching past that margin is cut at the margin.
+    /// around the window, plus the full length of any override that overlaps it; with `overflow`, an
+    /// entry merged from turns of the same person reaching past that margin makes it grow, up to 35
+    /// days (past that the entry is cut there).
     ///
     /// A shift-based schedule gives its people on call as `final` (several at once where its
     /// rotations and custom shifts overlap; see `onCallEntries`), so that everything that asks "who
@@ -67,26 +68,40 @@ extension SimulatedSchedule {
         }
         let calendar = ZoneCache.calendar(for: timeZone)
         let longestTurn = layers.map { Double($0.rotationTurnLengthSeconds) }.max() ?? 0
-        let margin = min(max(longestTurn, 86_400), 35 * 86_400)
-        var from = since.addingTimeInterval(-margin)
-        var to = until.addingTimeInterval(margin)
-        let touchingOverrides = overrides.filter { Self.overlaps(start: $0.start, end: $0.end, since: since, until: until) }
-        for override in touchingOverrides {
-            from = min(from, override.start)
-            to = max(to, override.end)
-        }
-
-        let layerEntries = layers.map { Self.renderLayer($0, from: from, to: to, calendar: calendar) }
+        let widest = 35.0 * 86_400
+        var margin = min(max(longestTurn, 86_400), widest)
+        var layerEntries: [[SimulatedEntry]] = []
         var overrideEntries: [SimulatedEntry] = []
-        for override in overrides where override.end > from && override.start < to && override.start < override.end {
-            let entry = SimulatedEntry(userId: override.userId, start: max(override.start, from), end: min(override.end, to))
-            overrideEntries = Self.paint([entry], over: overrideEntries)
-        }
         var final: [SimulatedEntry] = []
-        for entries in layerEntries {
-            final = Self.paint(entries, over: final)
+        while true {
+            var from = since.addingTimeInterval(-margin)
+            var to = until.addingTimeInterval(margin)
+            let touchingOverrides = overrides.filter { Self.overlaps(start: $0.start, end: $0.end, since: since, until: until) }
+            for override in touchingOverrides {
+                from = min(from, override.start)
+                to = max(to, override.end)
+            }
+
+            layerEntries = layers.map { Self.renderLayer($0, from: from, to: to, calendar: calendar) }
+            overrideEntries = []
+            for override in overrides where override.end > from && override.start < to && override.start < override.end {
+                let entry = SimulatedEntry(userId: override.userId, start: max(override.start, from), end: min(override.end, to))
+                overrideEntries = Self.paint([entry], over: overrideEntries)
+            }
+            final = []
+            for entries in layerEntries {
+                final = Self.paint(entries, over: final)
+            }
+            final = Self.mergeAdjacent(Self.paint(overrideEntries, over: final))
+            // An entry merged from turns of the same person (over several layers) can reach past
+            // the margin; with `overflow` its real extent is wanted, so the margin grows (up to 35
+            // days) until no entry that overlaps the window is cut by it.
+            let cut = overflow && final.contains { entry in
+                Self.overlaps(start: entry.start, end: entry.end, since: since, until: until) && (entry.start <= from || entry.end >= to)
+            }
+            guard cut, margin < widest else { break }
+            margin = min(margin * 2, widest)
         }
-        final = Self.mergeAdjacent(Self.paint(overrideEntries, over: final))
 
         func select(_ entries: [SimulatedEntry]) -> [SimulatedEntry] {
             Self.select(entries, since: since, until: until, overflow: overflow)

@@ -189,6 +189,11 @@ enum PostgresSchema {
         Migration(version: 3, description: "whether /oncalls describes each schedule", statements: [
             "ALTER TABLE schedule ADD COLUMN described_by_oncalls BOOLEAN",
         ]),
+        // NULL: the whole window (a full read, a schedule read whole, and every older snapshot).
+        Migration(version: 4, description: "the span over which a refresh confirmed each schedule's roster", statements: [
+            "ALTER TABLE schedule ADD COLUMN confirmed_since BIGINT",
+            "ALTER TABLE schedule ADD COLUMN confirmed_until BIGINT",
+        ]),
     ]
 
     /// The advisory lock key that `migrate` holds: "SHIFTG" in ASCII, then 2 (the sync lock is 1),

@@ -54,10 +54,12 @@ enum SnapshotRows {
         let schedules = lastOfEach(contents.schedules, key: \.id)
         if !schedules.isEmpty {
             try await connection.perform("""
-                INSERT INTO schedule (snapshot_id, id, name, time_zone, description, kind, described_by_oncalls)
+                INSERT INTO schedule (snapshot_id, id, name, time_zone, description, kind, described_by_oncalls, confirmed_since, confirmed_until)
                 SELECT \(id), * FROM UNNEST(\(schedules.map(\.id))::text[], \(schedules.map(\.name))::text[],
                                             \(schedules.map(\.timeZone))::text[], \(schedules.map(\.description))::text[],
-                                            \(schedules.map(\.kind.rawValue))::text[], \(NullableArray(schedules.map(\.describedByOnCalls)))::boolean[])
+                                            \(schedules.map(\.kind.rawValue))::text[], \(NullableArray(schedules.map(\.describedByOnCalls)))::boolean[],
+                                            \(NullableArray(schedules.map { $0.confirmedSince?.unixSeconds }))::bigint[],
+                                            \(NullableArray(schedules.map { $0.confirmedUntil?.unixSeconds }))::bigint[])
                 """, logger: logger)
         }
         // A member listed twice is kept once (SQLite's INSERT OR IGNORE).
@@ -173,12 +175,13 @@ enum SnapshotRows {
         ).decode((String, String, String, String).self) {
             contents.users.append(User(id: userId, name: name, email: email, timeZone: timeZone))
         }
-        for try await (scheduleId, name, timeZone, description, kind, described) in try await connection.query(
-            "SELECT id, name, time_zone, description, kind, described_by_oncalls FROM schedule WHERE snapshot_id = \(id) ORDER BY id", logger: logger
-        ).decode((String, String, String, String, String, Bool?).self) {
+        for try await (scheduleId, name, timeZone, description, kind, described, confirmedSince, confirmedUntil) in try await connection.query(
+            "SELECT id, name, time_zone, description, kind, described_by_oncalls, confirmed_since, confirmed_until FROM schedule WHERE snapshot_id = \(id) ORDER BY id",
+            logger: logger
+        ).decode((String, String, String, String, String, Bool?, Int64?, Int64?).self) {
             contents.schedules.append(Schedule(
                 id: scheduleId, name: name, timeZone: timeZone, description: description, kind: ScheduleKind(rawValue: kind) ?? .layerBased,
-                describedByOnCalls: described))
+                describedByOnCalls: described, confirmedSince: confirmedSince.map(UnixTime.date), confirmedUntil: confirmedUntil.map(UnixTime.date)))
         }
         for try await (scheduleId, userId) in try await connection.query(
             "SELECT schedule_id, user_id FROM schedule_member WHERE snapshot_id = \(id) ORDER BY schedule_id, user_id", logger: logger

@@ -133,6 +133,8 @@ struct ScheduleRow: FetchableRecord, PersistableRecord {
         static let description = Column("description")
         static let kind = Column("kind")
         static let describedByOnCalls = Column("described_by_oncalls")
+        static let confirmedSince = Column("confirmed_since")
+        static let confirmedUntil = Column("confirmed_until")
     }
 
     init(snapshotId: Int64, _ schedule: Schedule) {
@@ -144,7 +146,9 @@ struct ScheduleRow: FetchableRecord, PersistableRecord {
         snapshotId = row[Columns.snapshotId]
         schedule = Schedule(
             id: row[Columns.id], name: row[Columns.name], timeZone: row[Columns.timeZone], description: row[Columns.description],
-            kind: ScheduleKind(rawValue: row[Columns.kind]) ?? .layerBased, describedByOnCalls: row[Columns.describedByOnCalls])
+            kind: ScheduleKind(rawValue: row[Columns.kind]) ?? .layerBased, describedByOnCalls: row[Columns.describedByOnCalls],
+            confirmedSince: (row[Columns.confirmedSince] as Int64?).map(Date.init(unixSeconds:)),
+            confirmedUntil: (row[Columns.confirmedUntil] as Int64?).map(Date.init(unixSeconds:)))
     }
 
     func encode(to container: inout PersistenceContainer) {
@@ -155,6 +159,8 @@ struct ScheduleRow: FetchableRecord, PersistableRecord {
         container[Columns.description] = schedule.description
         container[Columns.kind] = schedule.kind.rawValue
         container[Columns.describedByOnCalls] = schedule.describedByOnCalls
+        container[Columns.confirmedSince] = schedule.confirmedSince?.unixSeconds
+        container[Columns.confirmedUntil] = schedule.confirmedUntil?.unixSeconds
     }
 }
 

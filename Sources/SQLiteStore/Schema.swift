@@ -208,6 +208,13 @@ enum Schema {
                 ALTER TABLE schedule ADD COLUMN described_by_oncalls INTEGER CHECK (described_by_oncalls IN (0, 1));
                 """)
         }
+        migrator.registerMigration("v6: the span over which a refresh confirmed each schedule's roster") { db in
+            // NULL: the whole window (a full read, a schedule read whole, and every older snapshot).
+            try db.execute(sql: """
+                ALTER TABLE schedule ADD COLUMN confirmed_since INTEGER;
+                ALTER TABLE schedule ADD COLUMN confirmed_until INTEGER;
+                """)
+        }
         return migrator
     }
 }

@@ -108,14 +108,18 @@ enum RefreshAssembly {
             } else if replies.fromOnCalls.contains(listed.id), let old = previousSchedules[listed.id] {
                 // The list's name (a rename shows at once); a shift-based schedule's zone and
                 // description are only in its detail, so they are carried until the next full read.
+                // Its roster is confirmed only where this refresh read `/oncalls` (the whole window in
+                // a wide refresh): elsewhere it is the previous snapshot's, as read earlier.
+                let partial = replies.since > info.windowStart || replies.until < info.windowEnd
                 schedules.append(Schedule(id: listed.id, name: listed.name ?? old.name, timeZone: listed.timeZone ?? old.timeZone,
-                                          description: listed.description ?? old.description, kind: old.kind, describedByOnCalls: true))
+                                          description: listed.description ?? old.description, kind: old.kind, describedByOnCalls: true,
+                                          confirmedSince: partial ? replies.since : nil, confirmedUntil: partial ? replies.until : nil))
                 let listedMembers = old.kind == .layerBased && listed.isListed ? listed.memberIds : (previousMembers[listed.id] ?? []).map(\.userId)
                 for userId in listedMembers { members.insert(ScheduleMember(scheduleId: listed.id, userId: userId)) }
-                let fresh = onCallShifts[listed.id] ?? []
-                // The continuing people's later shifts come from this read too, not the previous one.
-                let previous = (previousShifts[listed.id] ?? []).filter { !(replies.continuing.contains($0.userId) && $0.end > replies.until) }
-                shifts += merged(previous: previous, fresh: fresh, since: replies.since, until: replies.until, window: window)
+                // `agrees` held (the sync read whole every schedule where it did not), so this read's
+                // entries and the previous rows elsewhere are one roster.
+                shifts += carried(previous: previousShifts[listed.id] ?? [], fresh: onCallShifts[listed.id] ?? [], since: replies.since,
+                                  until: replies.until, continuing: replies.continuing, window: window)
                 overrides += (previousOverrides[listed.id] ?? []).compactMap {
                     guard let kept = clipped(scheduleId: $0.scheduleId, userId: $0.userId, start: $0.start, end: $0.end, to: window) else { return nil }
                     return Override(scheduleId: kept.scheduleId, userId: kept.userId, start: kept.start, end: kept.end)
@@ -157,13 +161,27 @@ enum RefreshAssembly {
         )
     }
 
-    /// One schedule's shifts after a refresh: `fresh` (every shift `/oncalls` showed overlapping
-    /// [since, until), whole) and the previous snapshot's that do not overlap that span (the span's
-    /// own are replaced: `/oncalls` gave each of them whole, as it stands now). Everything is cut at
-    /// the window.
-    static func merged(previous: [Shift], fresh: Set<Shift>, since: Date, until: Date, window: (Date, Date)) -> [Shift] {
+    /// Whether what a refresh read of one schedule (`read`: its `/oncalls` entries over [since, until)
+    /// and the continuing people's later ones, cut at `window`) says the same as the previous
+    /// snapshot's shifts of it where both speak: every shift overlapping the span, and every shift
+    /// of a continuing person that ends after it. Where they disagree, PagerDuty changed the schedule
+    /// since it was read (a swap, an override, a new time zone), and the previous snapshot's rows
+    /// outside the span no longer describe it.
+    static func agrees(previous: [Shift], read: Set<Shift>, since: Date, until: Date, continuing: Set<String>, window: (Date, Date)) -> Bool {
+        let old = Set(previous.compactMap { clipped(scheduleId: $0.scheduleId, userId: $0.userId, start: $0.start, end: $0.end, to: window) })
+        let inSpan = { (shift: Shift) in shift.start < until && since < shift.end }
+        let later = { (shift: Shift) in continuing.contains(shift.userId) && shift.end > until }
+        return old.filter(inSpan) == read.filter(inSpan) && old.filter(later) == read.filter(later)
+    }
+
+    /// One unchanged schedule's shifts after a refresh (`agrees` held): what `/oncalls` gave where the
+    /// refresh read it (the same shifts as the previous snapshot's there, whole; a wide refresh's
+    /// also cover the part of the window the previous one did not reach), and the previous
+    /// snapshot's everywhere else, cut at the window.
+    static func carried(previous: [Shift], fresh: Set<Shift>, since: Date, until: Date, continuing: Set<String>,
+                        window: (Date, Date)) -> [Shift] {
         var result = fresh
-        for shift in previous where shift.end <= since || shift.start >= until {
+        for shift in previous where !(shift.start < until && since < shift.end) && !(continuing.contains(shift.userId) && shift.end > until) {
             if let kept = clipped(scheduleId: shift.scheduleId, userId: shift.userId, start: shift.start, end: shift.end, to: window) {
                 result.insert(kept)
             }

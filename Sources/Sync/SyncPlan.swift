@@ -86,8 +86,9 @@ extension Syncer {
     /// upgraded, members of layer-based schedules, targets), `/oncalls` with whole users for the span
     /// decisions can reach (who is on call, overrides applied, and their current emails), and the
     /// whole detail of every schedule `/oncalls` cannot stand for (new, upgraded, outside every
-    /// policy, or not described exactly when last read whole) and of those whose turn came
-    /// (`isDue`). A wide refresh reads `/oncalls` for the whole window, moved to now + `--horizon`,
+    /// policy, or not described exactly when last read whole), of those whose turn came (`isDue`)
+    /// and of those whose `/oncalls` entries show they changed (`RefreshAssembly.agrees`); the others
+    /// are recorded as confirmed over the span only (`Schedule.confirmedSince`). A wide refresh reads `/oncalls` for the whole window, moved to now + `--horizon`,
     /// and lists every user. The rest is carried from `previous`.
     func refresh(_ plan: RefreshPlan, now: Date, started: Date, progress: (@Sendable (SyncProgress) -> Void)?) async throws -> SnapshotContents {
         let previous = plan.previous
@@ -139,7 +140,7 @@ extension Syncer {
             throw RefreshDeclined(reason: "\(whole.count) of \(listing.entries.count) schedules would be read whole")
         }
         let chunks = Self.chunks(from: windowStart, to: windowEnd, longest: options.maxRequestWindow)
-        let rows = try await fetchScheduleDetails(whole + due, chunks: chunks, report: report)
+        var rows = try await fetchScheduleDetails(whole + due, chunks: chunks, report: report)
         logger.debug("refresh read", metadata: [
             "schedules": "\(listing.entries.count)", "from_oncalls": "\(fromOnCalls.count)", "read_whole": "\(whole.count)",
             "read_whole_in_turn": "\(due.count)", "oncall_entries": "\(onCalls.count)", "wide": "\(plan.wide)",
@@ -167,6 +168,27 @@ extension Syncer {
                     continuingOnCalls.formUnion(try await client.onCalls(since: from, until: to, userIds: people))
                 }
             }
+        }
+        // Where what this refresh read of a schedule disagrees with the previous snapshot, PagerDuty
+        // changed it (two people swapped, an override, a new time zone): the rest of its window, which
+        // the previous snapshot describes as it was, cannot be kept beside the new entries (that
+        // invents gaps and double bookings), so the schedule is read whole now, one request per
+        // changed schedule. A layer-based schedule whose listed time zone changed is read whole too.
+        // Compared inside both windows: the previous one's end cut its shifts there.
+        let compared = (windowStart, previous.info.windowEnd)
+        let read = RefreshAssembly.shiftsBySchedule(onCalls.union(continuingOnCalls), window: compared)
+        let previousShifts = Dictionary(grouping: previous.shifts, by: \.scheduleId)
+        let continuingPeople = Set(continuing)
+        let changed = listing.entries.filter { entry in
+            guard fromOnCalls.contains(entry.id), let old = previousSchedules[entry.id] else { return false }
+            if old.kind == .layerBased, let zone = entry.timeZone, zone != old.timeZone { return true }
+            return !RefreshAssembly.agrees(previous: previousShifts[entry.id] ?? [], read: read[entry.id] ?? [], since: since, until: until,
+                                           continuing: continuingPeople, window: compared)
+        }
+        if !changed.isEmpty {
+            logger.debug("schedules changed since the previous snapshot, read whole", metadata: ["schedules": "\(changed.map(\.id))"])
+            fromOnCalls.subtract(changed.map(\.id))
+            rows.merge(try await fetchScheduleDetails(changed, chunks: chunks, report: report)) { _, reread in reread }
         }
         let replies = RefreshReplies(listing: listing, policies: policies, onCalls: onCalls, since: since, until: until,
                                      fromOnCalls: fromOnCalls, continuing: Set(continuing), continuingOnCalls: continuingOnCalls, rows: rows,

@@ -99,6 +99,9 @@ struct CheckCommand: AsyncParsableCommand {
         guard let email else {
             return try listSchedule(schedule ?? "", index: index, now: now, age: age)
         }
+        if let unconfirmed = index.unconfirmedAllowedSchedules(at: now).first {
+            throw fail(Self.unconfirmed(unconfirmed, at: now, snapshot: contents.info.id), code: ShiftgateExit.cannotDecide)
+        }
         let labelled = Dictionary(labels.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
         let asked = resources.map { ResourceRef(kind: $0.resource.kind, id: $0.resource.id, labels: labelled) }
         // Without --resource, a rules file is asked "on call in any schedule the rules look at?"
@@ -192,10 +195,20 @@ extension CheckCommand {
         }
     }
 
+    /// Why a refresh's snapshot cannot answer for `schedule` at `instant`.
+    static func unconfirmed(_ schedule: Schedule, at instant: Date, snapshot: Int64) -> String {
+        let span = [schedule.confirmedSince, schedule.confirmedUntil].map { $0.map { RFC3339.format($0) } ?? "the window's edge" }
+        return "snapshot \(snapshot) is a refresh: it confirms schedule \(schedule.id)'s roster only from \(span[0]) to \(span[1]), "
+            + "not at \(RFC3339.format(instant)); ask again after its turn, or run `shiftgate sync --full`"
+    }
+
     /// `--schedule`: everyone on call there at `now`, each to the end of their own stretch.
     func listSchedule(_ key: String, index: OnCallIndex, now: Date, age: TimeInterval) throws {
         guard let found = index.schedule(idOrName: key) else {
             throw fail("no schedule with the id or name '\(key)' in snapshot \(index.snapshot.id)", code: ShiftgateExit.cannotDecide)
+        }
+        guard found.isConfirmed(at: now) else {
+            throw fail(Self.unconfirmed(found, at: now, snapshot: index.snapshot.id), code: ShiftgateExit.cannotDecide)
         }
         let people = index.onCall(scheduleId: found.id, at: now)
         switch format {

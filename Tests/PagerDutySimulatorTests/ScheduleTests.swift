@@ -204,6 +204,17 @@ func formatted(_ entries: [SimulatedEntry], _ zone: String = "UTC") -> [String] 
         ])
     }
 
+    /// Turns of the same person merge into one entry longer than the rendering's margin of one
+    /// turn; with `overflow` (as `/oncalls` answers) the entry keeps its real start and end.
+    @Test func anEntryLongerThanATurnOverflowsWhole() {
+        let layer = dailyLayer("2024-01-01T00:00:00Z", users: ["PALICE1", "PALICE1", "PALICE1", "PBOB001"])
+        let schedule = scheduleAccount(zone: "UTC", layers: [layer]).schedules[0]
+        let rendered = schedule.render(since: iso("2024-01-02T12:00:00Z"), until: iso("2024-01-02T13:00:00Z"), overflow: true)
+        #expect(formatted(rendered.final) == ["2024-01-01T00:00:00Z 2024-01-04T00:00:00Z PALICE1"])
+        let cut = schedule.render(since: iso("2024-01-02T12:00:00Z"), until: iso("2024-01-02T13:00:00Z"))
+        #expect(formatted(cut.final) == ["2024-01-02T12:00:00Z 2024-01-02T13:00:00Z PALICE1"])
+    }
+
     @Test func aThousandSchedulesRenderQuickly() {
         let account = SimulatedAccount.generate(users: 2000, schedules: 1000, seed: 5, now: testNow)
         let clock = ContinuousClock()

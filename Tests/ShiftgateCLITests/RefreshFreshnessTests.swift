@@ -199,6 +199,43 @@ import Timestamps
         }
     }
 
+    /// Issue #26, item 8: where a refresh did not confirm a schedule's roster (outside the span it
+    /// read `/oncalls` for), `check --schedule … --at` and `check EMAIL --at` exit 2 saying so rather
+    /// than answer from rows an earlier read left; inside it, and after `sync --full`, they answer.
+    @Test(.timeLimit(.minutes(2)))
+    func checkAtATimeARefreshDidNotConfirmCannotDecide() async throws {
+        try await withSimulator(.small()) { running, directory in
+            let cache = directory.path("cache.sqlite")
+            let environment = ["PAGERDUTY_KEY": testAPIKey, "PAGERDUTY_API_URL": running.baseURL.absoluteString]
+            for arguments in [["sync"], ["sync"]] {
+                let sync = try await run(arguments + ["--database", cache], environment: environment)
+                try #require(sync.status == 0, "\(sync.stderr)")
+            }
+            let refreshed = try #require(try OnCallDatabase(path: cache, mustExist: true).currentSnapshot())
+            try #require(refreshed.info.read == .refresh)
+            let schedule = try #require(refreshed.schedules.first { $0.confirmedUntil != nil })
+            let confirmedUntil = try #require(schedule.confirmedUntil)
+            let someone = try #require(refreshed.users.first { user in refreshed.shifts.contains { $0.userId == user.id } })
+            let inside = RFC3339.format(Date(unixSeconds: Date().unixSeconds + 60))
+            let outside = RFC3339.format(confirmedUntil.addingTimeInterval(2 * 86_400))
+
+            for command in [["check", "--schedule", schedule.id], ["check", someone.email]] {
+                let refused = try await run(command + ["--at", outside, "--database", cache])
+                #expect(refused.status == 2, "\(command): \(refused.stdout)")
+                #expect(refused.stderr.contains("is a refresh: it confirms schedule") && refused.stderr.contains("sync --full"), "\(refused.stderr)")
+                #expect(refused.stderr.split(separator: "\n").count == 1, "one line: \(refused.stderr)")
+                let answered = try await run(command + ["--at", inside, "--database", cache])
+                #expect([0, 1].contains(answered.status), "\(command): \(answered.stderr)")
+            }
+            let full = try await run(["sync", "--full", "--database", cache], environment: environment)
+            try #require(full.status == 0, "\(full.stderr)")
+            for command in [["check", "--schedule", schedule.id], ["check", someone.email]] {
+                let answered = try await run(command + ["--at", outside, "--database", cache])
+                #expect([0, 1].contains(answered.status), "\(command) after a full read: \(answered.stderr)")
+            }
+        }
+    }
+
     /// `check --format json` as compared: without the snapshot id (it differs between the two
     /// caches), and with a stretch end at or past `horizon` read as "open" (then the reason, which
     /// names that end, is left out too).

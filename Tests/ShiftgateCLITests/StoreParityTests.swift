@@ -29,7 +29,11 @@ import Timestamps
             let postgres = try await PostgresCacheStore.open(address, password: cluster.password, createIfNeeded: true, logger: Logger(label: "parity") { _ in SwiftLogNoOpLogHandler() })
             for info in try sqlite.snapshots().sorted(by: { $0.id < $1.id }) {
                 let contents = try #require(try sqlite.snapshot(id: info.id))
-                _ = try await postgres.writeSnapshot(contents, keep: 10, deadline: nil)
+                let written = try await postgres.writeSnapshot(contents, keep: 10, deadline: nil)
+                // Schedules read back alike, with the span a refresh confirmed (the second sync is one).
+                let readBack = try #require(try await postgres.snapshot(id: written.id))
+                #expect(readBack.schedules == contents.schedules)
+                #expect(info.read == .full || contents.schedules.contains { $0.confirmedSince != nil && $0.confirmedUntil != nil })
             }
             let current = try #require(try sqlite.currentSnapshot())
             let someone = try #require(current.users.first { user in current.shifts.contains { $0.userId == user.id } })
