@@ -88,10 +88,9 @@ public struct ScheduleMember: Sendable, Hashable, Codable {
     }
 }
 
-/// One entry of a schedule's final rendered schedule (overrides already folded in): `userId` is on call
-/// for `scheduleId` over the half-open interval [start, end). Shifts of one schedule may overlap
-/// (shift-based schedules put several people on call at once): who is on call is always a set.
-public struct Shift: Sendable, Hashable, Codable {
+/// Someone on call in a schedule over the half-open interval [start, end): a shift of the final
+/// schedule, or an entry of its overrides layer (`Shift`, `Override`: one shape, two meanings).
+public struct ScheduleEntry: Sendable, Hashable, Codable {
     public var scheduleId: String
     public var userId: String
     public var start: Date
@@ -104,22 +103,15 @@ public struct Shift: Sendable, Hashable, Codable {
         self.end = end
     }
 }
+
+/// One entry of a schedule's final rendered schedule (overrides already folded in): `userId` is on call
+/// for `scheduleId` over [start, end). Shifts of one schedule may overlap (shift-based schedules put
+/// several people on call at once): who is on call is always a set.
+public typealias Shift = ScheduleEntry
 
 /// An entry of a schedule's overrides layer, as rendered for the window: `userId` is on call instead
 /// of someone else. For a shift-based schedule, one entry per override the final schedule shows.
-public struct Override: Sendable, Hashable, Codable {
-    public var scheduleId: String
-    public var userId: String
-    public var start: Date
-    public var end: Date
-
-    public init(scheduleId: String, userId: String, start: Date, end: Date) {
-        self.scheduleId = scheduleId
-        self.userId = userId
-        self.start = start
-        self.end = end
-    }
-}
+public typealias Override = ScheduleEntry
 
 public struct EscalationPolicy: Sendable, Hashable, Codable {
     public var id: String

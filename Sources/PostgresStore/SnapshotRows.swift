@@ -115,19 +115,11 @@ enum SnapshotRows {
         var start: Int64
         var end: Int64
 
-        init(_ shift: Shift) {
-            self.init(scheduleId: shift.scheduleId, userId: shift.userId, start: shift.start, end: shift.end)
-        }
-
-        init(_ override: Override) {
-            self.init(scheduleId: override.scheduleId, userId: override.userId, start: override.start, end: override.end)
-        }
-
-        private init(scheduleId: String, userId: String, start: Date, end: Date) {
-            self.scheduleId = scheduleId
-            self.userId = userId
-            self.start = UnixTime.seconds(start)
-            self.end = UnixTime.seconds(end)
+        init(_ entry: ScheduleEntry) {
+            scheduleId = entry.scheduleId
+            userId = entry.userId
+            start = UnixTime.seconds(entry.start)
+            end = UnixTime.seconds(entry.end)
         }
     }
 
@@ -141,8 +133,12 @@ enum SnapshotRows {
 
     /// The snapshots whose row matches `condition` (SQL written here, never a value), oldest first.
     static func snapshots(where condition: StaticString, on connection: PostgresConnection, logger: Logger) async throws -> [SnapshotInfo] {
-        let rows = try await connection.query(
-            "SELECT \(unescaped: snapshotColumns) FROM snapshot WHERE \(unescaped: "\(condition)") ORDER BY id", logger: logger)
+        try await infos(connection.query(
+            "SELECT \(unescaped: snapshotColumns) FROM snapshot WHERE \(unescaped: "\(condition)") ORDER BY id", logger: logger))
+    }
+
+    /// `snapshot` rows selected as `snapshotColumns`, in that order: the one place that knows it.
+    private static func infos(_ rows: PostgresRowSequence) async throws -> [SnapshotInfo] {
         var snapshots: [SnapshotInfo] = []
         for try await row in rows.decode((Int64, Int64, Int64, Int64, Int64, Int, Int, Int, Int, Int, Int, Int, Int, String).self) {
             snapshots.append(SnapshotInfo(
@@ -157,17 +153,8 @@ enum SnapshotRows {
     /// One snapshot in full, in the order SQLite's store reads it back (`OnCallDatabase.contents`),
     /// ties included. Call it inside one REPEATABLE READ transaction.
     static func contents(id: Int64, on connection: PostgresConnection, logger: Logger) async throws -> SnapshotContents? {
-        let rows = try await connection.query(
-            "SELECT \(unescaped: snapshotColumns) FROM snapshot WHERE id = \(id)", logger: logger)
-        var info: SnapshotInfo?
-        for try await row in rows.decode((Int64, Int64, Int64, Int64, Int64, Int, Int, Int, Int, Int, Int, Int, Int, String).self) {
-            info = SnapshotInfo(
-                id: row.0, startedAt: UnixTime.date(row.1), finishedAt: UnixTime.date(row.2), windowStart: UnixTime.date(row.3),
-                windowEnd: UnixTime.date(row.4), userCount: row.5, scheduleCount: row.6, shiftBasedScheduleCount: row.7,
-                shiftCount: row.8, policyCount: row.9, onCallCount: row.10, apiRequests: row.11, rateLimited: row.12,
-                read: SnapshotRead(rawValue: row.13) ?? .full)
-        }
-        guard let info else { return nil }
+        guard let info = try await infos(connection.query(
+            "SELECT \(unescaped: snapshotColumns) FROM snapshot WHERE id = \(id)", logger: logger)).first else { return nil }
         var contents = SnapshotContents(info: info)
 
         for try await (userId, name, email, timeZone) in try await connection.query(
@@ -188,17 +175,13 @@ enum SnapshotRows {
         ).decode((String, String).self) {
             contents.members.append(ScheduleMember(scheduleId: scheduleId, userId: userId))
         }
-        for try await (scheduleId, userId, start, end) in try await connection.query(
-            #"SELECT schedule_id, user_id, start, "end" FROM shift WHERE snapshot_id = \#(id) ORDER BY schedule_id, start, ordinal"#,
-            logger: logger
-        ).decode((String, String, Int64, Int64).self) {
-            contents.shifts.append(Shift(scheduleId: scheduleId, userId: userId, start: UnixTime.date(start), end: UnixTime.date(end)))
-        }
-        for try await (scheduleId, userId, start, end) in try await connection.query(
-            #"SELECT schedule_id, user_id, start, "end" FROM override WHERE snapshot_id = \#(id) ORDER BY schedule_id, start, ordinal"#,
-            logger: logger
-        ).decode((String, String, Int64, Int64).self) {
-            contents.overrides.append(Override(scheduleId: scheduleId, userId: userId, start: UnixTime.date(start), end: UnixTime.date(end)))
+        for (table, entries) in [("shift", \SnapshotContents.shifts), ("override", \SnapshotContents.overrides)] {
+            for try await (scheduleId, userId, start, end) in try await connection.query(
+                #"SELECT schedule_id, user_id, start, "end" FROM \#(unescaped: table) WHERE snapshot_id = \#(id) ORDER BY schedule_id, start, ordinal"#,
+                logger: logger
+            ).decode((String, String, Int64, Int64).self) {
+                contents[keyPath: entries].append(ScheduleEntry(scheduleId: scheduleId, userId: userId, start: UnixTime.date(start), end: UnixTime.date(end)))
+            }
         }
         for try await (policyId, name, numLoops) in try await connection.query(
             "SELECT id, name, num_loops FROM escalation_policy WHERE snapshot_id = \(id) ORDER BY id", logger: logger

@@ -195,42 +195,36 @@ struct ScheduleMemberRow: FetchableRecord, PersistableRecord {
     }
 }
 
-/// Someone on call in a schedule over [start, end): a shift of the final schedule, or an entry of
-/// its overrides. Both tables have the same columns.
-protocol ScheduledTime: Sendable {
-    static var databaseTableName: String { get }
-    var scheduleId: String { get }
-    var userId: String { get }
-    var start: Date { get }
-    var end: Date { get }
-    init(scheduleId: String, userId: String, start: Date, end: Date)
+/// The two tables of `ScheduleEntry` rows, `shift` and `override`, with the same columns.
+protocol ScheduleEntryTable {
+    static var name: String { get }
 }
 
-extension Shift: ScheduledTime {
-    static let databaseTableName = "shift"
+enum ShiftTable: ScheduleEntryTable {
+    static let name = "shift"
 }
 
-extension Override: ScheduledTime {
-    static let databaseTableName = "override"
+enum OverrideTable: ScheduleEntryTable {
+    static let name = "override"
 }
 
 /// A row of `shift` or of `override`.
-struct ScheduledTimeRow<Value: ScheduledTime>: FetchableRecord, PersistableRecord {
-    static var databaseTableName: String { Value.databaseTableName }
+struct ScheduleEntryRow<Table: ScheduleEntryTable>: FetchableRecord, PersistableRecord {
+    static var databaseTableName: String { Table.name }
 
     var snapshotId: Int64
-    var value: Value
+    var value: ScheduleEntry
 
-    typealias Columns = ScheduledTimeColumns
+    typealias Columns = ScheduleEntryColumns
 
-    init(snapshotId: Int64, _ value: Value) {
+    init(snapshotId: Int64, _ value: ScheduleEntry) {
         self.snapshotId = snapshotId
         self.value = value
     }
 
     init(row: Row) {
         snapshotId = row[Columns.snapshotId]
-        value = Value(
+        value = ScheduleEntry(
             scheduleId: row[Columns.scheduleId], userId: row[Columns.userId],
             start: Date(unixSeconds: row[Columns.start]), end: Date(unixSeconds: row[Columns.end]))
     }
@@ -245,7 +239,7 @@ struct ScheduledTimeRow<Value: ScheduledTime>: FetchableRecord, PersistableRecor
 }
 
 /// The columns of `shift` and `override` (a generic type cannot hold them itself).
-enum ScheduledTimeColumns {
+enum ScheduleEntryColumns {
     static let snapshotId = Column("snapshot_id")
     static let scheduleId = Column("schedule_id")
     static let userId = Column("user_id")
@@ -253,8 +247,8 @@ enum ScheduledTimeColumns {
     static let end = Column("end")
 }
 
-typealias ShiftRow = ScheduledTimeRow<Shift>
-typealias OverrideRow = ScheduledTimeRow<Override>
+typealias ShiftRow = ScheduleEntryRow<ShiftTable>
+typealias OverrideRow = ScheduleEntryRow<OverrideTable>
 
 /// A row of `escalation_policy`. A policy listed twice in one sync is stored once, the last listing
 /// winning.
