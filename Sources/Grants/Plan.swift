@@ -50,12 +50,17 @@ public struct DesiredGroup: Sendable, Equatable {
     /// Why a member Shiftgate added and no longer wants is removed: "shift ended", or "stale cache"
     /// when the cache is stale and a grant of the group says `on_stale: revoke`.
     public var removalReason: String
+    /// True when the cache is stale: nobody is added (not even a member Shiftgate added and someone
+    /// removed by hand); only removals and ledger settling remain.
+    public var addsNobody: Bool
 
-    public init(members: [String: WantedMember] = [:], grants: Set<String> = [], exclusive: Bool = false, removalReason: String = "shift ended") {
+    public init(members: [String: WantedMember] = [:], grants: Set<String> = [], exclusive: Bool = false, removalReason: String = "shift ended",
+                addsNobody: Bool = false) {
         self.members = members
         self.grants = grants
         self.exclusive = exclusive
         self.removalReason = removalReason
+        self.addsNobody = addsNobody
     }
 }
 
@@ -194,6 +199,7 @@ public enum GrantPlanner {
         var groups = emptyGroups(grants: grants)
         for grant in grants {
             let ref = GroupRef(target: grant.target, group: grant.group)
+            groups[ref]?.addsNobody = true
             switch grant.onStale {
             case .revoke:
                 groups[ref]?.removalReason = "stale cache"
@@ -245,6 +251,7 @@ public enum GrantPlanner {
                 let present = listed.map { $0.contains(name) }
                 if let want = wanted[name] {
                     func add(calls: Bool, _ reason: String) {
+                        if calls, group?.addsNobody == true { return }
                         changes.append(Change(group: ref, member: name, action: .add, callsTarget: calls, owned: true, userId: want.userId,
                                               grant: want.grant, until: want.until, reason: reason))
                     }
@@ -255,7 +262,8 @@ public enum GrantPlanner {
                     }
                     switch (present, entry.state) {
                     case (true?, .held), (nil, .held):
-                        if entry.until != want.until { add(calls: false, want.reason) }
+                        // The ledger follows the stretch's end and the grant that wants them now.
+                        if entry.until != want.until || entry.grant != want.grant { add(calls: false, want.reason) }
                     case (true?, _):
                         add(calls: false, want.reason)
                     case (false?, .held):
