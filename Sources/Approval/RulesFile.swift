@@ -235,35 +235,15 @@ public enum RulesFile {
                 problem(list.value, "'rules' is empty: nothing could be approved (write one rule with approve: never to approve nothing)")
                 return []
             }
-            var rules: [ApprovalRule] = []
-            var names: [String: SourceLocation] = [:]
-            for (position, node) in sequence.enumerated() {
-                // Names are checked for duplicates even in rules with other problems.
-                if case .mapping(let mapping) = node, let nameNode = mapping["name"], case .scalar(let scalar) = nameNode {
-                    if let first = names[scalar.string] {
-                        problem(nameNode, "duplicate rule name '\(scalar.string)' (first at line \(first.line))")
-                    } else {
-                        names[scalar.string] = Self.location(nameNode)
-                    }
-                }
-                guard let rule = rule(node, position: position + 1, defaults: defaults) else { continue }
-                rules.append(rule)
-            }
-            return rules
+            checkUniqueNames(sequence, of: "rule")
+            return sequence.enumerated().compactMap { position, node in rule(node, position: position + 1, defaults: defaults) }
         }
 
         mutating func rule(_ node: Node, position: Int, defaults: ApprovalPolicy) -> ApprovalRule? {
             let what = "rule \(position)"
             guard let fields = pairs(node, known: RulesFile.ruleKeys, what: what) else { return nil }
             var valid = true
-            var name = ""
-            if let field = fields["name"], let text = string(field.value, "'name'") {
-                if text.trimmingCharacters(in: .whitespaces).isEmpty { problem(field.value, "'name' is empty"); valid = false }
-                name = text
-            } else {
-                if fields["name"] == nil { problem(node, "\(what) has no 'name'") }
-                valid = false
-            }
+            let name = required(fields, "name", of: node, what: what, valid: &valid)
             let label = name.isEmpty ? what : "rule '\(name)'"
 
             var patterns: [ResourcePattern] = []
@@ -296,29 +276,9 @@ public enum RulesFile {
             var schedules: [String] = []
             var scheduleLocations: [SourceLocation] = []
             if let field = fields["schedules"] {
-                if case .sequence(let entries) = field.value, !entries.isEmpty {
-                    for entry in entries {
-                        guard let text = string(entry, "a schedule of \(label)") else { valid = false; continue }
-                        let trimmed = text.trimmingCharacters(in: .whitespaces)
-                        guard !trimmed.isEmpty else { problem(entry, "an empty schedule in \(label)"); valid = false; continue }
-                        schedules.append(trimmed)
-                        scheduleLocations.append(Self.location(entry))
-                    }
-                } else {
-                    problem(field.value, "'schedules' of \(label) must be a non-empty list of schedule ids or names (omit it for every schedule)")
-                    valid = false
-                }
+                (schedules, scheduleLocations) = scheduleList(field.value, of: label, hint: " (omit it for every schedule)", valid: &valid)
             }
-
-            var level: Int?
-            if let field = fields["max_escalation_level"] {
-                if let text = string(field.value, "'max_escalation_level'"), let parsed = Int(text), parsed >= 1 {
-                    level = parsed
-                } else {
-                    problem(field.value, "'max_escalation_level' of \(label) must be a whole number of 1 or more")
-                    valid = false
-                }
-            }
+            let level = escalationLevel(fields, of: label, valid: &valid)
 
             var maxDuration = defaults.maxDuration
             if let field = fields["max_duration"] {
@@ -338,6 +298,59 @@ public enum RulesFile {
             guard valid else { return nil }
             return ApprovalRule(name: name, resources: patterns, approves: approves, schedules: schedules, maxEscalationLevel: level,
                                 maxDuration: maxDuration, location: Self.location(node), scheduleLocations: scheduleLocations)
+        }
+
+        /// Names are checked for duplicates even in entries with other problems.
+        mutating func checkUniqueNames(_ entries: Node.Sequence, of kind: String) {
+            var names: [String: SourceLocation] = [:]
+            for entry in entries {
+                guard case .mapping(let mapping) = entry, let nameNode = mapping["name"], case .scalar(let scalar) = nameNode else { continue }
+                if let first = names[scalar.string] {
+                    problem(nameNode, "duplicate \(kind) name '\(scalar.string)' (first at line \(first.line))")
+                } else {
+                    names[scalar.string] = Self.location(nameNode)
+                }
+            }
+        }
+
+        /// A key that must be there with a value that is not blank; "" (and `valid` false) otherwise.
+        mutating func required(_ fields: [String: (key: Node, value: Node)], _ key: String, of node: Node, what: String, valid: inout Bool) -> String {
+            guard let field = fields[key] else {
+                problem(node, "\(what) has no '\(key)'")
+                valid = false
+                return ""
+            }
+            guard let text = string(field.value, "'\(key)'") else { valid = false; return "" }
+            if text.trimmingCharacters(in: .whitespaces).isEmpty { problem(field.value, "'\(key)' is empty"); valid = false }
+            return text
+        }
+
+        /// `schedules:` of a rule or grant: a non-empty list of ids or names, each with its place.
+        mutating func scheduleList(_ node: Node, of label: String, hint: String, valid: inout Bool) -> ([String], [SourceLocation]) {
+            guard case .sequence(let entries) = node, !entries.isEmpty else {
+                problem(node, "'schedules' of \(label) must be a non-empty list of schedule ids or names\(hint)")
+                valid = false
+                return ([], [])
+            }
+            var schedules: [String] = []
+            var locations: [SourceLocation] = []
+            for entry in entries {
+                guard let text = string(entry, "a schedule of \(label)") else { valid = false; continue }
+                let trimmed = text.trimmingCharacters(in: .whitespaces)
+                guard !trimmed.isEmpty else { problem(entry, "an empty schedule in \(label)"); valid = false; continue }
+                schedules.append(trimmed)
+                locations.append(Self.location(entry))
+            }
+            return (schedules, locations)
+        }
+
+        /// `max_escalation_level:` of a rule or grant: nil when absent, else a whole number of 1 or more.
+        mutating func escalationLevel(_ fields: [String: (key: Node, value: Node)], of label: String, valid: inout Bool) -> Int? {
+            guard let field = fields["max_escalation_level"] else { return nil }
+            if let text = string(field.value, "'max_escalation_level'"), let parsed = Int(text), parsed >= 1 { return parsed }
+            problem(field.value, "'max_escalation_level' of \(label) must be a whole number of 1 or more")
+            valid = false
+            return nil
         }
 
         /// `targets:`: a mapping from each target's name to its settings.
@@ -503,19 +516,8 @@ public enum RulesFile {
                 problem(node, "'grants' is empty: write at least one grant, or leave the section out")
                 return []
             }
-            var grants: [GrantRule] = []
-            var names: [String: SourceLocation] = [:]
-            for (position, entry) in sequence.enumerated() {
-                if case .mapping(let mapping) = entry, let nameNode = mapping["name"], case .scalar(let scalar) = nameNode {
-                    if let first = names[scalar.string] {
-                        problem(nameNode, "duplicate grant name '\(scalar.string)' (first at line \(first.line))")
-                    } else {
-                        names[scalar.string] = Self.location(nameNode)
-                    }
-                }
-                guard let grant = grant(entry, position: position + 1, declared: declared) else { continue }
-                grants.append(grant)
-            }
+            checkUniqueNames(sequence, of: "grant")
+            let grants = sequence.enumerated().compactMap { position, entry in grant(entry, position: position + 1, declared: declared) }
             // Grants sharing a group must agree on whether it is exclusive: one would remove the
             // people the other leaves alone.
             var exclusiveByGroup: [String: GrantRule] = [:]
@@ -535,45 +537,18 @@ public enum RulesFile {
             let what = "grant \(position)"
             guard let fields = pairs(node, known: RulesFile.grantKeys, what: what) else { return nil }
             var valid = true
-            var name = ""
-            if let field = fields["name"], let text = string(field.value, "'name'") {
-                if text.trimmingCharacters(in: .whitespaces).isEmpty { problem(field.value, "'name' is empty"); valid = false }
-                name = text
-            } else {
-                if fields["name"] == nil { problem(node, "\(what) has no 'name'") }
-                valid = false
-            }
+            let name = required(fields, "name", of: node, what: what, valid: &valid)
             let label = name.isEmpty ? what : "grant '\(name)'"
 
             var schedules: [String] = []
             var scheduleLocations: [SourceLocation] = []
             if let field = fields["schedules"] {
-                if case .sequence(let entries) = field.value, !entries.isEmpty {
-                    for entry in entries {
-                        guard let text = string(entry, "a schedule of \(label)") else { valid = false; continue }
-                        let trimmed = text.trimmingCharacters(in: .whitespaces)
-                        guard !trimmed.isEmpty else { problem(entry, "an empty schedule in \(label)"); valid = false; continue }
-                        schedules.append(trimmed)
-                        scheduleLocations.append(Self.location(entry))
-                    }
-                } else {
-                    problem(field.value, "'schedules' of \(label) must be a non-empty list of schedule ids or names")
-                    valid = false
-                }
+                (schedules, scheduleLocations) = scheduleList(field.value, of: label, hint: "", valid: &valid)
             } else {
                 problem(node, "\(label) has no 'schedules' (the schedule ids or names whose on-call people belong in the group)")
                 valid = false
             }
-
-            var level: Int?
-            if let field = fields["max_escalation_level"] {
-                if let text = string(field.value, "'max_escalation_level'"), let parsed = Int(text), parsed >= 1 {
-                    level = parsed
-                } else {
-                    problem(field.value, "'max_escalation_level' of \(label) must be a whole number of 1 or more")
-                    valid = false
-                }
-            }
+            let level = escalationLevel(fields, of: label, valid: &valid)
 
             var target = ""
             if let field = fields["target"], let text = string(field.value, "'target'") {

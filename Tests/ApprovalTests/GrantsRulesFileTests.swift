@@ -84,14 +84,7 @@ import Testing
         #expect(file.syncScope == ["Primary", "PSRE1", "Ops"])
     }
 
-    struct Bad: Sendable, CustomTestStringConvertible {
-        var label: String
-        var text: String
-        var line: Int
-        var column: Int
-        var says: String
-        var testDescription: String { label }
-    }
+    typealias Bad = RulesFileTests.Bad
 
     /// A valid file to spoil: line 1 `targets:`, 2–5 target db, 6–8 target hook, 9 `grants:`,
     /// 10–13 grant g (each line added to a part moves the lines after it).
@@ -166,17 +159,10 @@ import Testing
             says: "expected a top-level 'rules:' list"),
     ]
 
+    /// Each with its `FILE:LINE:COLUMN`, checked as the rules' errors are.
     @Test(arguments: bad)
     func refusesWithTheLineAndColumn(_ check: Bad) {
-        do {
-            _ = try parse(check.text)
-            Issue.record("accepted: \(check.text)")
-        } catch {
-            let problem = error.problems.first { $0.message.contains(check.says) }
-            #expect(problem != nil, "\(error.description)")
-            #expect(problem?.location == SourceLocation(line: check.line, column: check.column), "\(error.description)")
-            #expect(error.description.hasPrefix("rules.yaml:"))
-        }
+        RulesFileTests().refusesWithTheLineAndColumn(check)
     }
 
     /// The secret never reaches an error: a url with a password is refused without repeating it.
