@@ -214,7 +214,7 @@ public enum RulesFile {
             }
             let rules = top["rules"].map { self.rules($0.value, defaults: defaults) } ?? []
             let targets = top["targets"].map { self.targets($0.value) } ?? []
-            let grants = top["grants"].map { self.grants($0.value, targets: targets, declared: Self.targetNames(top["targets"]?.value)) } ?? []
+            let grants = top["grants"].map { self.grants($0.value, declared: Self.targetNames(top["targets"]?.value)) } ?? []
             return (rules, targets, grants)
         }
 
@@ -507,7 +507,7 @@ public enum RulesFile {
         }
 
         /// `grants:`: a list of grants, each naming a target of `targets:`.
-        mutating func grants(_ node: Node, targets: [GrantTarget], declared: Set<String>) -> [GrantRule] {
+        mutating func grants(_ node: Node, declared: Set<String>) -> [GrantRule] {
             guard case .sequence(let sequence) = node else {
                 problem(node, "'grants' must be a list of grants, not a \(Self.shape(node))")
                 return []
