@@ -234,6 +234,17 @@ public enum UserNaming: Sendable, Equatable {
 
     /// `{email}`: a target that names people by their email.
     public static let `default` = UserNaming.template("{email}")
+    /// A map file's entries keyed as `name(for:map:)` looks them up (emails ASCII case folded), so
+    /// that naming a person is one dictionary hit. Of two emails that fold alike, the first in
+    /// sorted order wins, so the choice does not depend on the file's order.
+    public static func foldedMap(_ entries: [String: String]) -> [String: String] {
+        var folded: [String: String] = [:]
+        for (email, name) in entries.sorted(by: { $0.key < $1.key }) where folded[email.emailMatchKey] == nil {
+            folded[email.emailMatchKey] = name
+        }
+        return folded
+    }
+
     /// The placeholders a template may use.
     public static let placeholders = ["email", "email_local", "name", "pagerduty_id"]
 
@@ -255,7 +266,8 @@ public enum UserNaming: Sendable, Equatable {
     /// The user's name in the target, or nil when it cannot be made: a template over an empty field
     /// (no email, no name), a map without the user's email (compared case-insensitively, as
     /// approvals compare emails), or a result that is empty or holds a control character.
-    /// `map` is the map file's contents for `.mapFile` (keys as written); ignored for a template.
+    /// `map` is the map file's contents for `.mapFile`, its keys folded by `foldedMap`; ignored for
+    /// a template.
     public func name(for user: User, map: [String: String]? = nil) -> String? {
         let result: String
         switch self {
@@ -274,7 +286,7 @@ public enum UserNaming: Sendable, Equatable {
             result = text + rest
         case .mapFile:
             let key = user.email.emailMatchKey
-            guard !key.isEmpty, let found = map?.first(where: { $0.key.emailMatchKey == key })?.value else { return nil }
+            guard !key.isEmpty, let found = map?[key] else { return nil }
             result = found
         }
         guard !result.isEmpty, !result.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return nil }

@@ -164,6 +164,7 @@ public enum GrantPlanner {
         var groups = emptyGroups(grants: grants)
         var skipped: [SkippedUser] = []
         let grantsByName = Dictionary(grants.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let folded = maps.mapValues(UserNaming.foldedMap)
         for (key, member) in desired.sorted(by: { $0.key < $1.key }) {
             guard let grant = grantsByName[key.grant] else { continue }
             let ref = GroupRef(target: grant.target, group: grant.group)
@@ -176,7 +177,7 @@ public enum GrantPlanner {
                 continue
             }
             var map: [String: String]?
-            if case .mapFile(let path) = target.naming { map = maps[path] }
+            if case .mapFile(let path) = target.naming { map = folded[path] }
             guard let name = target.naming.name(for: user, map: map) else {
                 let why = switch target.naming {
                 case .template(let template): "cannot be named by '\(template)' (a field it uses is empty)"
