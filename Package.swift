@@ -72,6 +72,9 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Yams", package: "Yams"),
         ]),
+        // Grants (pure core): who belongs in each grant's group at an instant, the next instant that
+        // changes, and the plan of adds and removes against a target's members and the ledger.
+        .target(name: "Grants", dependencies: ["OnCallStore", "Approval", "Timestamps"]),
         // Snapshot diff (pure) and its renderers.
         .target(name: "Drift", dependencies: ["OnCallStore", "Timestamps", "SafeText"], exclude: ["DRIFT-JSON.md"]),
         // The Hummingbird webhook application.
@@ -149,6 +152,7 @@ let package = Package(
         ]),
         .testTarget(name: "SyncTests", dependencies: ["SQLiteStore", "Timestamps", "Sync", "PagerDuty", "PagerDutySimulator", "OnCallStore", "Drift", "Approval", "TestSupport"]),
         .testTarget(name: "ApprovalTests", dependencies: ["JSON", "Timestamps", "Approval", "OnCallStore", "TestSupport"]),
+        .testTarget(name: "GrantsTests", dependencies: ["Grants", "Approval", "OnCallStore", "Timestamps"]),
         .testTarget(name: "DriftTests", dependencies: ["Drift", "OnCallStore"]),
         .testTarget(name: "LineLogTests", dependencies: [
             "LineLog", "SafeText",

@@ -132,6 +132,28 @@ public struct OnCallIndex: Sendable {
         allowedScheduleIds.compactMap { schedulesById[$0] }.filter { !$0.isConfirmed(at: instant) }.sorted { $0.id < $1.id }
     }
 
+    /// The user with this PagerDuty id, or nil when the snapshot's user list lacks it.
+    public func user(id: String) -> User? {
+        usersById[id]
+    }
+
+    /// The ids of the schedules a rules-file entry names: its id, or every schedule with that name
+    /// (as rules match them). Sorted; empty when the snapshot has none.
+    public func scheduleIds(matching entry: String) -> [String] {
+        if schedulesById[entry] != nil { return [entry] }
+        return schedulesById.values.filter { $0.name == entry }.map(\.id).sorted()
+    }
+
+    /// The lowest escalation level at which some policy reaches the schedule; nil when none does.
+    public func lowestEscalationLevel(scheduleId: String) -> Int? {
+        lowestLevelBySchedule[scheduleId]
+    }
+
+    /// The schedule's shifts (overrides folded in, as the cache holds them), sorted by start.
+    public func shifts(scheduleId: String) -> [Shift] {
+        shiftsBySchedule[scheduleId] ?? []
+    }
+
     /// Everyone on call in a schedule at `instant`: a set, since a shift-based schedule can have
     /// several people on call at once. Each comes with the end of their own continuous stretch in
     /// that schedule. Sorted by name, then id.

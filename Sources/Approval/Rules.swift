@@ -1,4 +1,5 @@
 import Foundation
+import OnCallStore
 
 /// A resource as a caller names it: Indent's `kind`, `id` and `labels`, or the decision API's.
 public struct ResourceRef: Sendable, Equatable {
@@ -108,12 +109,19 @@ public struct RuleSet: Sendable, Equatable {
     public var windowAfter: TimeInterval
     /// The rules file, or nil for the AUTO_APPROVAL_* variables.
     public var source: String?
+    /// The file's `targets:` section: the systems grants put people into, by name (empty without it).
+    public var targets: [GrantTarget]
+    /// The file's `grants:` section, in file order (empty without it).
+    public var grants: [GrantRule]
 
-    public init(rules: [ApprovalRule], windowBefore: TimeInterval = 60, windowAfter: TimeInterval = 300, source: String?) {
+    public init(rules: [ApprovalRule], windowBefore: TimeInterval = 60, windowAfter: TimeInterval = 300, source: String?,
+                targets: [GrantTarget] = [], grants: [GrantRule] = []) {
         self.rules = rules
         self.windowBefore = windowBefore
         self.windowAfter = windowAfter
         self.source = source
+        self.targets = targets
+        self.grants = grants
     }
 
     /// Today's variables as one rule that matches every resource.
@@ -136,17 +144,198 @@ public struct RuleSet: Sendable, Equatable {
 
     /// The schedules `sync` needs to read: the union of the approving rules' `schedules`, when every
     /// approving rule lists some; nil (read everything) when any approving rule allows every schedule.
+    /// Grants' schedules are added to it: a file with grants and no rules reads exactly those.
     public var syncScope: Set<String>? {
         var scope = Set<String>()
         for rule in rules where rule.approves {
             guard !rule.schedules.isEmpty else { return nil }
             scope.formUnion(rule.schedules)
         }
+        for grant in grants { scope.formUnion(grant.schedules) }
         return scope
+    }
+
+    /// The target a grant names (nil when there is none: the reader refuses such a file).
+    public func target(named name: String) -> GrantTarget? {
+        targets.first { $0.name == name }
     }
 
     /// The longest grant any approving rule allows (how far ahead `sync` must read).
     public var longestDuration: TimeInterval {
         rules.filter(\.approves).map(\.maxDuration).max() ?? 0
+    }
+}
+
+/// A system whose groups grants put on-call people into (the rules file's `targets:` section). The
+/// file holds no secret: a credential is named by a file path or an environment variable only.
+public struct GrantTarget: Sendable, Equatable {
+    /// The kinds of system a target can be. The set is open for the systems later issues add; the
+    /// reader refuses a kind not listed here, and one listed that is not built yet (`isBuilt`).
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
+        case postgres
+        case exec
+        case okta
+        case entra
+        case google
+        case github
+        case slack
+        case awsIAM = "aws-iam"
+        case awsIdentityCenter = "aws-identity-center"
+
+        /// Whether Shiftgate can act on this kind today.
+        public var isBuilt: Bool { self == .postgres || self == .exec }
+    }
+
+    /// Where a target's secret comes from; never the secret itself.
+    public enum Credential: Sendable, Equatable {
+        /// `password_file`: a file holding the secret (trimmed when read).
+        case file(String)
+        /// `password_env`: the environment variable holding it.
+        case environment(String)
+    }
+
+    public var name: String
+    public var kind: Kind
+    /// `url` (postgres): the server, without a password.
+    public var url: String?
+    /// Nil: the kind's own default (PGPASSWORD for postgres).
+    public var credential: Credential?
+    /// `user` or `map_file`: how a PagerDuty user is named in this target.
+    public var naming: UserNaming
+    /// `command` (exec): the program and its first arguments; Shiftgate appends `list`, `add` or `remove`.
+    public var command: [String]
+    /// `timeout`: how long one call to the target may take (default 30s).
+    public var timeout: TimeInterval
+    /// Where the target's entry is in its file.
+    public var location: SourceLocation?
+
+    public static let defaultTimeout: TimeInterval = 30
+
+    public init(name: String, kind: Kind, url: String? = nil, credential: Credential? = nil, naming: UserNaming = .default,
+                command: [String] = [], timeout: TimeInterval = GrantTarget.defaultTimeout, location: SourceLocation? = nil) {
+        self.name = name
+        self.kind = kind
+        self.url = url
+        self.credential = credential
+        self.naming = naming
+        self.command = command
+        self.timeout = timeout
+        self.location = location
+    }
+}
+
+/// How a PagerDuty user is named in a target: a template over the user's fields, or a map file
+/// (YAML `email: name`). A user the naming cannot name is skipped, never a stop for the rest.
+public enum UserNaming: Sendable, Equatable {
+    /// A template with `{email}`, `{email_local}` (before the @), `{name}`, `{pagerduty_id}`.
+    case template(String)
+    /// `map_file`: the path of a YAML mapping from email to the target's name.
+    case mapFile(String)
+
+    /// `{email}`: a target that names people by their email.
+    public static let `default` = UserNaming.template("{email}")
+    /// A map file's entries keyed as `name(for:map:)` looks them up (emails ASCII case folded), so
+    /// that naming a person is one dictionary hit. Of two emails that fold alike, the first in
+    /// sorted order wins, so the choice does not depend on the file's order.
+    public static func foldedMap(_ entries: [String: String]) -> [String: String] {
+        var folded: [String: String] = [:]
+        for (email, name) in entries.sorted(by: { $0.key < $1.key }) where folded[email.emailMatchKey] == nil {
+            folded[email.emailMatchKey] = name
+        }
+        return folded
+    }
+
+    /// The placeholders a template may use.
+    public static let placeholders = ["email", "email_local", "name", "pagerduty_id"]
+
+    /// The placeholders a template uses that are not known, in order (empty when it is valid), or
+    /// nil when its braces do not pair up.
+    public static func unknownPlaceholders(in template: String) -> [String]? {
+        var unknown: [String] = []
+        var rest = Substring(template)
+        while let open = rest.firstIndex(where: { $0 == "{" || $0 == "}" }) {
+            guard rest[open] == "{", let close = rest[open...].firstIndex(of: "}") else { return nil }
+            let name = String(rest[rest.index(after: open)..<close])
+            guard !name.contains("{") else { return nil }
+            if !placeholders.contains(name) { unknown.append(name) }
+            rest = rest[rest.index(after: close)...]
+        }
+        return unknown
+    }
+
+    /// The user's name in the target, or nil when it cannot be made: a template over an empty field
+    /// (no email, no name), a map without the user's email (compared case-insensitively, as
+    /// approvals compare emails), or a result that is empty or holds a control character.
+    /// `map` is the map file's contents for `.mapFile`, its keys folded by `foldedMap`; ignored for
+    /// a template.
+    public func name(for user: User, map: [String: String]? = nil) -> String? {
+        let result: String
+        switch self {
+        case .template(let template):
+            let email = user.email.trimmingCharacters(in: .whitespaces)
+            let local = email.lastIndex(of: "@").map { String(email[..<$0]) } ?? ""
+            let values = ["email": email, "email_local": local, "name": user.name, "pagerduty_id": user.id]
+            var text = ""
+            var rest = Substring(template)
+            while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+                text += rest[..<open]
+                guard let value = values[String(rest[rest.index(after: open)..<close])], !value.isEmpty else { return nil }
+                text += value
+                rest = rest[rest.index(after: close)...]
+            }
+            result = text + rest
+        case .mapFile:
+            let key = user.email.emailMatchKey
+            guard !key.isEmpty, let found = map?[key] else { return nil }
+            result = found
+        }
+        guard !result.isEmpty, !result.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return nil }
+        return result
+    }
+}
+
+/// What a grant does with its members when the cache is stale (older than `--max-staleness`).
+public enum StaleAction: String, Sendable, Equatable {
+    /// Remove everyone Shiftgate added (fail closed). The default.
+    case revoke
+    /// Keep the members Shiftgate added until their recorded end; add nobody.
+    case keep
+}
+
+/// One entry of the rules file's `grants:` section: whoever is on call in `schedules` (reached at
+/// `maxEscalationLevel` or lower) belongs in `group` of `target`, from `lead` before their stretch
+/// to `grace` after it.
+public struct GrantRule: Sendable, Equatable {
+    /// Unique in the file; in logs, the audit and metrics.
+    public var name: String
+    /// Schedule ids or names, as in rules; never empty.
+    public var schedules: [String]
+    public var maxEscalationLevel: Int?
+    /// The name of an entry of `targets:`.
+    public var target: String
+    /// The group, role or team in the target.
+    public var group: String
+    public var lead: TimeInterval
+    public var grace: TimeInterval
+    /// True: the group holds exactly the on-call people; anyone else is removed.
+    public var exclusive: Bool
+    public var onStale: StaleAction
+    public var location: SourceLocation?
+    public var scheduleLocations: [SourceLocation]
+
+    public init(name: String, schedules: [String], maxEscalationLevel: Int? = nil, target: String, group: String,
+                lead: TimeInterval = 0, grace: TimeInterval = 0, exclusive: Bool = false, onStale: StaleAction = .revoke,
+                location: SourceLocation? = nil, scheduleLocations: [SourceLocation] = []) {
+        self.name = name
+        self.schedules = schedules
+        self.maxEscalationLevel = maxEscalationLevel
+        self.target = target
+        self.group = group
+        self.lead = lead
+        self.grace = grace
+        self.exclusive = exclusive
+        self.onStale = onStale
+        self.location = location
+        self.scheduleLocations = scheduleLocations
     }
 }
