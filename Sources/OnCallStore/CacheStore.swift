@@ -31,6 +31,18 @@ public protocol CacheStore: AnyObject, Sendable {
     /// Appends audit records in one transaction.
     func appendDecisions(_ records: [DecisionRecord]) async throws
 
+    /// Appends keyed audit records in one transaction, in order, skipping any whose key the table
+    /// already holds (a record moved from the spool twice, or written both directly and through the
+    /// spool, is there once). Returns only once the transaction is durable: SQLite's WAL synced
+    /// (`synchronous = FULL`), PostgreSQL's commit flushed (`synchronous_commit` as the server has it,
+    /// `on` by default). Waits for another writer at most until `deadline`, then throws.
+    func appendDurableDecisions(_ records: [DurableDecision], deadline: Date?) async throws
+
+    /// Throws, with the reason, when audit records cannot be written now (a read-only file or
+    /// database, a missing INSERT privilege, a deleted cache file, an unreachable server). Writes
+    /// nothing.
+    func checkAuditWritable() async throws
+
     // MARK: Reads
 
     func syncState() async throws -> SyncState
@@ -74,6 +86,18 @@ extension CacheStore {
     @discardableResult
     public func writeSnapshot(_ contents: SnapshotContents, keep: Int) async throws -> SnapshotInfo {
         try await writeSnapshot(contents, keep: keep, deadline: nil)
+    }
+}
+
+/// An audit record with a key of its own (a UUID), so that writing it more than once leaves it in
+/// the table once: the durable audit path (and its spool) uses these.
+public struct DurableDecision: Sendable, Hashable, Codable {
+    public var key: String
+    public var record: DecisionRecord
+
+    public init(key: String = UUID().uuidString, record: DecisionRecord) {
+        self.key = key
+        self.record = record
     }
 }
 

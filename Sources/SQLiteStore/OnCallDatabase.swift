@@ -11,6 +11,7 @@ public enum OnCallStoreError: Error, CustomStringConvertible, Equatable {
     case cannotCreate(path: String, reason: String)
     case readOnly(path: String)
     case lockUnavailable(path: String, reason: String)
+    case gone(path: String)
 
     public var description: String {
         switch self {
@@ -22,6 +23,8 @@ public enum OnCallStoreError: Error, CustomStringConvertible, Equatable {
             "the cache at \(path) was opened for reading only"
         case .lockUnavailable(let path, let reason):
             "cannot take the sync lock \(path): \(reason)"
+        case .gone(let path):
+            "the cache file \(path) was deleted or moved while open: nothing is written to the old file until a sync makes a new one there"
         }
     }
 }
@@ -87,6 +90,11 @@ public final class OnCallDatabase: Sendable {
             // mode alone (`.default`) and opening it writes nothing.
             writer = try DatabaseQueue(path: path, configuration: writerConfiguration)
         }
+    }
+
+    /// The file now at `path`, opened as this one was (it must exist): after the file was replaced.
+    public func reopened() throws -> OnCallDatabase {
+        try OnCallDatabase(path: path, mustExist: true, readOnly: writer == nil, busyTimeout: busyTimeout)
     }
 
     /// True when the file is in WAL mode and every migration has run: it can be used as it is.
@@ -188,6 +196,45 @@ public final class OnCallDatabase: Sendable {
         guard !records.isEmpty else { return }
         try write(busyTimeout: nil) { db in
             for record in records { try DecisionRow(record).insert(db) }
+        }
+    }
+
+    /// Appends keyed audit records in one transaction, in order, skipping keys already present.
+    /// The write connection runs `synchronous = FULL`, so in WAL mode the commit is synced to disk
+    /// when this returns. `busyTimeout` bounds the wait for another process's write lock.
+    public func appendDurableDecisions(_ records: [DurableDecision], busyTimeout: TimeInterval? = nil) throws {
+        guard !records.isEmpty else { return }
+        try write(busyTimeout: busyTimeout) { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO decision (decided_at, request_id, requester, resources, outcome, reason, snapshot_id,
+                                      schedule_id, granted_seconds, audit_key)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (audit_key) DO NOTHING
+                """)
+            for item in records {
+                let record = item.record
+                try statement.execute(arguments: [
+                    record.decidedAt.unixSeconds, record.requestId, record.requester, record.resources, record.outcome,
+                    record.reason, record.snapshotId, record.scheduleId, record.grantedSeconds, item.key,
+                ])
+            }
+        }
+    }
+
+    /// Throws when the write connection cannot write the file (opened read-only because the file or
+    /// its folder is not writable, a read-only file system): takes the write lock and lets it go,
+    /// writing nothing. Waits at most `busyTimeout` for another process's lock; a lock still held
+    /// then is not a reason to call the file unwritable, so that case returns.
+    public func checkWritable(busyTimeout: TimeInterval = 1) throws {
+        guard let writer else { throw OnCallStoreError.readOnly(path: path) }
+        do {
+            try writer.writeWithoutTransaction { db in
+                try Self.setBusyTimeout(db, busyTimeout)
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                try db.execute(sql: "ROLLBACK")
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+            return
         }
     }
 

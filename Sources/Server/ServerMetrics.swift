@@ -63,6 +63,16 @@ public final class ServerMetrics: Sendable {
         Gauge(label: "shiftgate_audit_dropped_records", factory: factory).record(Double(dropped))
     }
 
+    /// `shiftgate_audit_spooled_records` (approvals' records waiting in the spool for the cache),
+    /// `shiftgate_audit_commits` and `shiftgate_audit_spool_appends` (the durable path's
+    /// transactions and spool writes since start: approvals over commits is the grouping), set at
+    /// scrape time.
+    func auditDurable(spooled: Int, writes: (commits: Int, spoolAppends: Int)) {
+        Gauge(label: "shiftgate_audit_spooled_records", factory: factory).record(Double(spooled))
+        Gauge(label: "shiftgate_audit_commits", factory: factory).record(Double(writes.commits))
+        Gauge(label: "shiftgate_audit_spool_appends", factory: factory).record(Double(writes.spoolAppends))
+    }
+
     public func render() -> String {
         registry.emitToString()
     }
