@@ -39,9 +39,9 @@ public protocol CacheStore: AnyObject, Sendable {
     func appendDurableDecisions(_ records: [DurableDecision], deadline: Date?) async throws
 
     /// Throws, with the reason, when audit records cannot be written now (a read-only file or
-    /// database, a missing INSERT privilege, a deleted cache file, an unreachable server). Writes
-    /// nothing.
-    func checkAuditWritable() async throws
+    /// database, a missing INSERT privilege, a deleted cache file, an unreachable server, another
+    /// process's write lock held past `deadline`). Writes nothing.
+    func checkAuditWritable(deadline: Date?) async throws
 
     // MARK: Reads
 

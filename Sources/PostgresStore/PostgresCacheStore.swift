@@ -259,7 +259,7 @@ public final class PostgresCacheStore: CacheStore {
 
     /// An INSERT of no row: checks the privilege and that the server takes writes (a standby does
     /// not), writing nothing.
-    public func checkAuditWritable() async throws {
+    public func checkAuditWritable(deadline: Date?) async throws {
         let logger = logger
         try await run { connection in
             try await connection.perform("""

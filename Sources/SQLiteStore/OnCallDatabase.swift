@@ -221,20 +221,15 @@ public final class OnCallDatabase: Sendable {
         }
     }
 
-    /// Throws when the write connection cannot write the file (opened read-only because the file or
-    /// its folder is not writable, a read-only file system): takes the write lock and lets it go,
-    /// writing nothing. Waits at most `busyTimeout` for another process's lock; a lock still held
-    /// then is not a reason to call the file unwritable, so that case returns.
-    public func checkWritable(busyTimeout: TimeInterval = 1) throws {
+    /// Throws when the write connection cannot write the file now: opened read-only (the file or its
+    /// folder not writable, a read-only file system), or another process's write lock held past
+    /// `busyTimeout`. Takes the write lock and lets it go, writing nothing.
+    public func checkWritable(busyTimeout: TimeInterval) throws {
         guard let writer else { throw OnCallStoreError.readOnly(path: path) }
-        do {
-            try writer.writeWithoutTransaction { db in
-                try Self.setBusyTimeout(db, busyTimeout)
-                try db.execute(sql: "BEGIN IMMEDIATE")
-                try db.execute(sql: "ROLLBACK")
-            }
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
-            return
+        try writer.writeWithoutTransaction { db in
+            try Self.setBusyTimeout(db, busyTimeout)
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            try db.execute(sql: "ROLLBACK")
         }
     }
 

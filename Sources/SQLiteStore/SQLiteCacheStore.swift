@@ -83,8 +83,8 @@ public final class SQLiteCacheStore: CacheStore {
         try await blocking { try $0.appendDurableDecisions(records, busyTimeout: wait) }
     }
 
-    public func checkAuditWritable() async throws {
-        let wait = auditBusyTimeout
+    public func checkAuditWritable(deadline: Date?) async throws {
+        let wait = Self.timeout(deadline) ?? auditBusyTimeout
         try await blocking { try $0.checkWritable(busyTimeout: wait) }
     }
 

@@ -92,7 +92,7 @@ public final class AuditLog: Sendable {
     /// privilege); while it does not, approvals go to the spool or, without one, stop.
     public func checkWritable() async {
         do {
-            try await store.checkAuditWritable()
+            try await store.checkAuditWritable(deadline: nil)
         } catch {
             markStoreFailing("\(error)")
         }
@@ -174,7 +174,8 @@ public final class AuditLog: Sendable {
         let failing = storeError != nil
         if !failing || retry || usableSpool == nil {
             do {
-                let moved = try await commit(records)
+                // A retry waits only briefly for another process's lock: approvals queue behind it.
+                let moved = try await commit(records, lockDeadline: retry && failing ? Date().addingTimeInterval(0.05) : nil)
                 batching.withLock { $0.commits += 1 }
                 markStoreWritable(moved: moved)
                 return true
@@ -199,23 +200,25 @@ public final class AuditLog: Sendable {
     /// that committed. Returns how many records came from the spool. Gives up after `writeTimeout`
     /// (a write still running then may commit later: its records also go to the spool, and their
     /// keys keep them in the table once).
-    private func commit(_ records: [DurableDecision]) async throws -> Int {
+    /// `lockDeadline` bounds the wait for another process's write lock (SQLite; nil: the store's
+    /// default for audit writes).
+    private func commit(_ records: [DurableDecision], lockDeadline: Date?) async throws -> Int {
         let deadline = Date().addingTimeInterval(writeTimeout)
         let store = store
         guard let spool, spool.count > 0 else {
-            if records.isEmpty { try await store.checkAuditWritable() } else {
-                try await withTimeout(deadline) { try await store.appendDurableDecisions(records, deadline: deadline) }
+            if records.isEmpty { try await withTimeout(deadline) { try await store.checkAuditWritable(deadline: lockDeadline) } } else {
+                try await withTimeout(deadline) { try await store.appendDurableDecisions(records, deadline: lockDeadline) }
             }
             return 0
         }
         let (moved, skipped) = try await spool.drain { spooled in
-            try await withTimeout(deadline) { try await store.appendDurableDecisions(spooled + records, deadline: deadline) }
+            try await withTimeout(deadline) { try await store.appendDurableDecisions(spooled + records, deadline: lockDeadline) }
         }
         if skipped > 0 {
             logger.error("audit spool lines that could not be read were skipped", metadata: ["spool": "\(spool.path)", "lines": "\(skipped)"])
         }
         if moved == 0, !records.isEmpty {
-            try await withTimeout(deadline) { try await store.appendDurableDecisions(records, deadline: deadline) }
+            try await withTimeout(deadline) { try await store.appendDurableDecisions(records, deadline: lockDeadline) }
         }
         return moved
     }

@@ -32,10 +32,11 @@ extension ServerConfiguration {
     public static func forTests(maxStaleness: TimeInterval = 900, maxClockSkew: TimeInterval = 300, idleTimeout: TimeInterval = 15,
                                 reloadInterval: TimeInterval = 0.05, policy: ApprovalPolicy = ApprovalPolicy(),
                                 requestTimeout: TimeInterval = 10, auditCapacity: Int = 100_000, rules: RuleSet? = nil,
-                                apiTokens: [String] = []) -> ServerConfiguration {
+                                apiTokens: [String] = [], auditSpool: String? = nil) -> ServerConfiguration {
         ServerConfiguration(host: "127.0.0.1", port: 0, maxStaleness: maxStaleness, maxClockSkew: maxClockSkew, webhookSecret: testWebhookSecret,
                             policy: policy, reloadInterval: reloadInterval, idleTimeout: idleTimeout,
-                            requestTimeout: requestTimeout, auditCapacity: auditCapacity, rules: rules, apiTokens: apiTokens)
+                            requestTimeout: requestTimeout, auditCapacity: auditCapacity, rules: rules, apiTokens: apiTokens,
+                            auditSpool: auditSpool)
     }
 }
 
