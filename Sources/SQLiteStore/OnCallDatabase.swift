@@ -223,12 +223,19 @@ public final class OnCallDatabase: Sendable {
 
     /// Throws when the write connection cannot write the file now: opened read-only (the file or its
     /// folder not writable, a read-only file system), or another process's write lock held past
-    /// `busyTimeout`. Takes the write lock and lets it go, writing nothing.
+    /// `busyTimeout`. Inserts a row and rolls it back: in WAL mode `BEGIN IMMEDIATE` succeeds on a
+    /// connection SQLite opened read-only (the file not writable), and only a write says so.
     public func checkWritable(busyTimeout: TimeInterval) throws {
         guard let writer else { throw OnCallStoreError.readOnly(path: path) }
         try writer.writeWithoutTransaction { db in
             try Self.setBusyTimeout(db, busyTimeout)
             try db.execute(sql: "BEGIN IMMEDIATE")
+            do {
+                try db.execute(sql: "INSERT INTO decision (decided_at, request_id, requester, resources, outcome, reason) VALUES (0, '', '', '', '', '')")
+            } catch {
+                try? db.execute(sql: "ROLLBACK")
+                throw error
+            }
             try db.execute(sql: "ROLLBACK")
         }
     }
