@@ -73,9 +73,10 @@ struct StatusCommand: AsyncParsableCommand {
             lastFailureReason: state.lastFailureReason, snapshotsKept: kept,
             lastFullReadAt: lastFull.map { RFC3339.format($0.startedAt) })
         var withSpool = report
-        if let spool = ServeCommand.auditSpoolPath(flag: auditSpool, address: try common.address) {
+        // Shown once serve has made the file (a sync alone makes none).
+        if let spool = ServeCommand.auditSpoolPath(flag: auditSpool, address: try common.address), let waiting = AuditSpool.waitingCount(path: spool) {
             withSpool.auditSpool = spool
-            withSpool.auditSpooledRecords = AuditSpool.waitingCount(path: spool) ?? 0
+            withSpool.auditSpooledRecords = waiting
         }
         let spooled = withSpool.auditSpooledRecords
 
