@@ -76,9 +76,15 @@ public protocol CacheStore: AnyObject, Sendable {
 
     /// Lets go of connections and threads. The store is not used afterwards.
     func close() async
+
+    /// Housekeeping a long-running writer (`serve`) does every so often, off its request path: SQLite
+    /// checkpoints its WAL here, so that no commit an approval waits for does it. Nothing elsewhere.
+    func maintain() async
 }
 
 extension CacheStore {
+    public func maintain() async {}
+
     public func decisions(since: Date) async throws -> [DecisionRecord] {
         try await decisions(since: since, limit: 10_000)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import OnCallStore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,6 +47,8 @@ public final class OnCallDatabase: Sendable {
     let writer: DatabaseQueue?
     /// How long a write waits for another process's write lock unless told otherwise.
     let busyTimeout: TimeInterval
+    /// The connection `checkpointInBackground` uses, once it has been called.
+    private let checkpointing = Mutex<DatabaseQueue?>(nil)
 
     /// Opens (and, unless `mustExist`, creates with mode 0600) the cache at `path`.
     ///
@@ -95,6 +98,26 @@ public final class OnCallDatabase: Sendable {
     /// The file now at `path`, opened as this one was (it must exist): after the file was replaced.
     public func reopened() throws -> OnCallDatabase {
         try OnCallDatabase(path: path, mustExist: true, readOnly: writer == nil, busyTimeout: busyTimeout)
+    }
+
+    /// Checkpoints the WAL into the file without blocking anyone (PASSIVE), on a connection of its
+    /// own, and from the first call on turns off the write connection's automatic checkpoints.
+    /// `serve` calls this from its audit writer's loop: an automatic checkpoint runs inside the
+    /// commit that crosses 1,000 pages, so the approval waiting on that commit also waited for
+    /// pages copied into the file and the file synced (tens of milliseconds on a busy disk).
+    public func checkpointInBackground() throws {
+        guard let writer else { return }
+        let connection = try checkpointing.withLock { state -> DatabaseQueue in
+            if let connection = state { return connection }
+            try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(0)
+            configuration.label = "shiftgate checkpoint"
+            let connection = try DatabaseQueue(path: path, configuration: configuration)
+            state = connection
+            return connection
+        }
+        try connection.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
     }
 
     /// True when the file is in WAL mode and every migration has run: it can be used as it is.
@@ -191,10 +214,10 @@ public final class OnCallDatabase: Sendable {
         }
     }
 
-    /// Appends audit records in one transaction.
-    public func appendDecisions(_ records: [DecisionRecord]) throws {
+    /// Appends audit records in one transaction. `busyTimeout` as for `writeSnapshot`.
+    public func appendDecisions(_ records: [DecisionRecord], busyTimeout: TimeInterval? = nil) throws {
         guard !records.isEmpty else { return }
-        try write(busyTimeout: nil) { db in
+        try write(busyTimeout: busyTimeout) { db in
             for record in records { try DecisionRow(record).insert(db) }
         }
     }

@@ -23,13 +23,14 @@ public final class SQLiteCacheStore: CacheStore {
     private let opened: Mutex<Opened>
     /// How often `waitForChange` looks: SQLite has no notifications, so the reloader polls.
     let pollInterval: TimeInterval
-    /// How long a durable audit write waits for another process's write lock (a sync's snapshot,
-    /// an operator's `sqlite3`) before its caller falls back to the spool.
+    /// How long an audit write waits for another process's write lock (a sync's snapshot, an
+    /// operator's `sqlite3`): an approval's record then goes to the spool (an fsync, milliseconds)
+    /// rather than waiting out a large snapshot's write; a queued refusal waits for the next flush.
     public let auditBusyTimeout: TimeInterval
     /// Told the path when the file was replaced and has been reopened (for the log).
     private let onReopen: @Sendable (String) -> Void
 
-    public init(_ database: OnCallDatabase, pollInterval: TimeInterval = 1, auditBusyTimeout: TimeInterval = 0.5,
+    public init(_ database: OnCallDatabase, pollInterval: TimeInterval = 1, auditBusyTimeout: TimeInterval = 0.1,
                 onReopen: @escaping @Sendable (String) -> Void = { _ in }) {
         opened = Mutex(Opened(database: database, identity: FileIdentity(path: database.path)))
         self.pollInterval = pollInterval
@@ -75,7 +76,8 @@ public final class SQLiteCacheStore: CacheStore {
     }
 
     public func appendDecisions(_ records: [DecisionRecord]) async throws {
-        try await blocking { try $0.appendDecisions(records) }
+        let wait = auditBusyTimeout
+        try await blocking { try $0.appendDecisions(records, busyTimeout: wait) }
     }
 
     public func appendDurableDecisions(_ records: [DurableDecision], deadline: Date?) async throws {
@@ -86,6 +88,11 @@ public final class SQLiteCacheStore: CacheStore {
     public func checkAuditWritable(deadline: Date?) async throws {
         let wait = Self.timeout(deadline) ?? auditBusyTimeout
         try await blocking { try $0.checkWritable(busyTimeout: wait) }
+    }
+
+    /// Checkpoints the WAL off the commit path (see `OnCallDatabase.checkpointInBackground`).
+    public func maintain() async {
+        try? await blocking { try $0.checkpointInBackground() }
     }
 
     public func syncState() async throws -> SyncState {

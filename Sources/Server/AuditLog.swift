@@ -10,10 +10,11 @@ import Synchronization
 /// records are committed to the cache (SQLite's WAL synced, PostgreSQL's commit), or, when the
 /// cache cannot be written, appended and `fsync`ed to the spool (`AuditSpool`). With neither, the
 /// call answers false and the caller approves nothing. Callers waiting at the same time share one
-/// transaction (group commit): the first becomes the leader and writes what has queued, the
-/// others wait for its result, and whoever queued meanwhile goes in the next transaction. The
-/// leader is also the only one that moves the spool into the cache, in the same transaction as the
-/// new records, so the spool's records keep their order and come before newer ones.
+/// transaction (group commit, `GroupCommit`): the first becomes the leader and writes what has
+/// queued, the others wait for its result, and whoever queued meanwhile goes in the next
+/// transaction. The leader is also the only one that moves the spool into the cache, in the same
+/// transaction as the new records, so the spool's records keep their order and come before newer
+/// ones.
 ///
 /// **Refusals are queued** (`append`): nothing was granted, so they are written by the writer
 /// service every `flushInterval`; a crash can lose the last of them. When the cache has been
@@ -33,16 +34,10 @@ public final class AuditLog: Sendable {
     /// How long a durable write to the cache may take before its records go to the spool instead.
     let writeTimeout: TimeInterval
 
-    private struct Waiter {
-        var records: [DurableDecision]
-        var done: CheckedContinuation<Bool, Never>
-    }
+    /// The durable path's batches (see `GroupCommit`).
+    private let batches: GroupCommit<DurableDecision>
 
-    private struct Batching {
-        var waiting: [Waiter] = []
-        var leading = false
-        /// Set by the writer service: the next leader tries the cache even while it is failing.
-        var retry = false
+    private struct Counts {
         /// Transactions committed to the cache, and spool appends (for the benchmarks and /metrics).
         var commits = 0
         var spoolAppends = 0
@@ -54,7 +49,7 @@ public final class AuditLog: Sendable {
         var spoolError: String?
     }
 
-    private let batching = Mutex(Batching())
+    private let counts = Mutex(Counts())
     private let health: Mutex<Health>
 
     public init(store: any CacheStore, logger: Logger, capacity: Int = 100_000, flushInterval: TimeInterval = 0.2,
@@ -66,6 +61,9 @@ public final class AuditLog: Sendable {
         self.spool = spool
         self.writeTimeout = writeTimeout
         health = Mutex(Health(storeError: nil, spoolError: spoolError))
+        let box = WeakBox()
+        batches = GroupCommit { records, retry in await box.log?.write(records, retry: retry) ?? false }
+        box.log = self
     }
 
     // MARK: Health
@@ -86,7 +84,7 @@ public final class AuditLog: Sendable {
     public var spooledCount: Int { spool?.count ?? 0 }
 
     /// Transactions the durable path has committed to the cache, and batches it appended to the spool.
-    public var durableWrites: (commits: Int, spoolAppends: Int) { batching.withLock { ($0.commits, $0.spoolAppends) } }
+    public var durableWrites: (commits: Int, spoolAppends: Int) { counts.withLock { ($0.commits, $0.spoolAppends) } }
 
     /// Checks once that the cache takes audit records (at start: a read-only file, a missing
     /// privilege); while it does not, approvals go to the spool or, without one, stop.
@@ -132,51 +130,26 @@ public final class AuditLog: Sendable {
     /// waits at the same time. True when they are; false when neither could take them: the caller
     /// must then approve nothing they describe.
     public func appendDurably(_ records: [DecisionRecord]) async -> Bool {
-        let keyed = records.map { DurableDecision(record: $0) }
-        return await withCheckedContinuation { continuation in
-            let lead = batching.withLock { batching -> Bool in
-                batching.waiting.append(Waiter(records: keyed, done: continuation))
-                defer { batching.leading = true }
-                return !batching.leading
-            }
-            if lead { Task { await self.lead() } }
-        }
+        await batches.append(records.map { DurableDecision(record: $0) })
     }
 
     /// Asks for the cache to be tried again (and the spool moved into it) by the next leader, and
     /// becomes the leader if there is none. Returns when that attempt is done.
     @discardableResult
     public func retryStore() async -> Bool {
-        batching.withLock { $0.retry = true }
-        return await appendDurably([])
-    }
-
-    /// Writes batches until nobody waits.
-    private func lead() async {
-        while true {
-            let (batch, retry) = batching.withLock { batching -> ([Waiter], Bool) in
-                let taken = (batching.waiting, batching.retry)
-                batching.waiting = []
-                batching.retry = false
-                if taken.0.isEmpty { batching.leading = false }
-                return taken
-            }
-            guard !batch.isEmpty else { return }
-            let durable = await write(batch.flatMap(\.records), retry: retry)
-            for waiter in batch { waiter.done.resume(returning: durable) }
-        }
+        await batches.retry()
     }
 
     /// One batch: into the cache (with the spool's records first) unless the cache is failing and
     /// the spool can take it; else into the spool.
-    private func write(_ records: [DurableDecision], retry: Bool) async -> Bool {
+    fileprivate func write(_ records: [DurableDecision], retry: Bool) async -> Bool {
         let usableSpool = spoolError == nil ? spool : nil
         let failing = storeError != nil
         if !failing || retry || usableSpool == nil {
             do {
                 // A retry waits only briefly for another process's lock: approvals queue behind it.
                 let moved = try await commit(records, lockDeadline: retry && failing ? Date().addingTimeInterval(0.05) : nil)
-                batching.withLock { $0.commits += 1 }
+                if !records.isEmpty || moved > 0 { counts.withLock { $0.commits += 1 } }
                 markStoreWritable(moved: moved)
                 return true
             } catch {
@@ -187,7 +160,7 @@ public final class AuditLog: Sendable {
         if records.isEmpty { return true }
         do {
             try usableSpool.append(records)
-            batching.withLock { $0.spoolAppends += 1 }
+            counts.withLock { $0.spoolAppends += 1 }
             return true
         } catch {
             health.withLock { $0.spoolError = error.description }
@@ -273,6 +246,11 @@ public final class AuditLog: Sendable {
         }
     }
 
+    /// The store's housekeeping, off the request path (SQLite: a WAL checkpoint).
+    func maintainStore() async {
+        await store.maintain()
+    }
+
     /// At shutdown: what is still queued goes the durable way (the cache, else the spool), so that
     /// a cache that cannot be written loses no refusal either when the spool can take them.
     func spoolQueued() async -> Int {
@@ -281,6 +259,12 @@ public final class AuditLog: Sendable {
         pending.withLock { $0.removeFirst(batch.count) }
         return batch.count
     }
+}
+
+/// The audit log as its batches' writer sees it: weakly, so that the two do not keep each other.
+private final class WeakBox: @unchecked Sendable {
+    // Set once, in AuditLog's initialiser, before any batch can be written.
+    weak var log: AuditLog?
 }
 
 /// Runs `work` until `deadline`; past it, throws while `work` goes on unobserved (a blocking write
@@ -328,10 +312,13 @@ struct AuditLogWriter: Service {
     let logger: Logger
     var shutdownGrace: TimeInterval = 10
     var retryInterval: TimeInterval = 1
+    /// How often the store's housekeeping runs (SQLite: a WAL checkpoint).
+    var maintenanceInterval: TimeInterval = 1
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
             var lastRetry = Date.distantPast
+            var lastMaintenance = Date()
             while !Task.isCancelled {
                 try await Task.sleep(nanoseconds: UInt64(log.flushInterval * 1e9))
                 if log.storeError != nil || log.spooledCount > 0, Date().timeIntervalSince(lastRetry) >= retryInterval {
@@ -339,6 +326,10 @@ struct AuditLogWriter: Service {
                     await log.retryStore()
                 }
                 if log.storeError == nil { await log.flush() }
+                if Date().timeIntervalSince(lastMaintenance) >= maintenanceInterval {
+                    lastMaintenance = Date()
+                    await log.maintainStore()
+                }
             }
         }
         let deadline = Date().addingTimeInterval(shutdownGrace)

@@ -14,7 +14,13 @@ import Glibc
 /// A line without its newline at the end (a write cut short by a crash: its approval was never
 /// sent) is cut off when the file is opened and reported. The file is locked (`flock`) while it is
 /// appended to or moved, so two `serve` processes on one SQLite file may share it.
-public final class AuditSpool: Sendable {
+///
+/// The file is `DurableSpool`, which holds any `Codable` record (a grants ledger's intents could use
+/// one of their own); the audit's records are keyed `DurableDecision`s.
+public typealias AuditSpool = DurableSpool<DurableDecision>
+
+/// An append-only, `fsync`ed file of `Record`s, one JSON object a line: see `AuditSpool`.
+public final class DurableSpool<Record: Codable & Sendable>: Sendable {
     public let path: String
     private let descriptor: Int32
     private let waiting: Mutex<Int>
@@ -32,7 +38,7 @@ public final class AuditSpool: Sendable {
         self.path = path
         let existed = FileManager.default.fileExists(atPath: path)
         let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw AuditSpoolError("cannot open the audit spool \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw AuditSpoolError("cannot open the spool \(path): \(String(cString: strerror(errno)))") }
         descriptor = fd
         if !existed {
             let folder = (path as NSString).deletingLastPathComponent
@@ -47,7 +53,7 @@ public final class AuditSpool: Sendable {
             torn = bytes.count - keep
             if ftruncate(fd, off_t(keep)) != 0 || fsync(fd) != 0 {
                 close(fd)
-                throw AuditSpoolError("cannot cut the torn last line off the audit spool \(path): \(String(cString: strerror(errno)))")
+                throw AuditSpoolError("cannot cut the torn last line off the spool \(path): \(String(cString: strerror(errno)))")
             }
         }
         let count = bytes.prefix(bytes.count - torn).count { $0 == UInt8(ascii: "\n") }
@@ -62,7 +68,7 @@ public final class AuditSpool: Sendable {
 
     /// Appends `records` and syncs them to disk; on any failure the file is cut back to where it
     /// was (so no half line stays) and this throws: the records are not in the spool.
-    public func append(_ records: [DurableDecision]) throws(AuditSpoolError) {
+    public func append(_ records: [Record]) throws(AuditSpoolError) {
         guard !records.isEmpty else { return }
         var bytes = Data()
         for record in records {
@@ -85,7 +91,7 @@ public final class AuditSpool: Sendable {
         guard written, fsync(descriptor) == 0 else {
             let reason = String(cString: strerror(errno))
             if start >= 0 { _ = ftruncate(descriptor, start) }
-            throw AuditSpoolError("cannot write the audit spool \(path): \(reason)")
+            throw AuditSpoolError("cannot write the spool \(path): \(reason)")
         }
         waiting.withLock { $0 += records.count }
     }
@@ -96,11 +102,11 @@ public final class AuditSpool: Sendable {
     /// file is then left as it was).
     /// Only one task of a process drains or appends at a time (the audit writer's leader): `flock`
     /// keeps other processes out, not other tasks.
-    public func drain(_ move: ([DurableDecision]) async throws -> Void) async throws -> (moved: Int, skipped: Int) {
+    public func drain(_ move: ([Record]) async throws -> Void) async throws -> (moved: Int, skipped: Int) {
         flock(descriptor, LOCK_EX)
         defer { flock(descriptor, LOCK_UN) }
         let bytes = Self.readAll(descriptor)
-        var records: [DurableDecision] = []
+        var records: [Record] = []
         var skipped = 0
         for line in bytes.split(separator: UInt8(ascii: "\n")) {
             if let record = Self.decode(Data(line)) { records.append(record) } else { skipped += 1 }
@@ -108,14 +114,14 @@ public final class AuditSpool: Sendable {
         if !records.isEmpty { try await move(records) }
         guard ftruncate(descriptor, 0) == 0, fsync(descriptor) == 0 else {
             // Moved but not emptied: the next move skips them by key.
-            throw AuditSpoolError("cannot empty the audit spool \(path): \(String(cString: strerror(errno)))")
+            throw AuditSpoolError("cannot empty the spool \(path): \(String(cString: strerror(errno)))")
         }
         waiting.withLock { $0 = 0 }
         return (records.count, skipped)
     }
 
     /// The records waiting, oldest first, without moving them (for `status` and tests).
-    public func records() -> [DurableDecision] {
+    public func records() -> [Record] {
         flock(descriptor, LOCK_SH)
         defer { flock(descriptor, LOCK_UN) }
         return Self.readAll(descriptor).split(separator: UInt8(ascii: "\n")).compactMap { Self.decode(Data($0)) }
@@ -128,10 +134,6 @@ public final class AuditSpool: Sendable {
         return data.count { $0 == UInt8(ascii: "\n") }
     }
 
-    /// The spool beside a SQLite cache file.
-    public static func besideCache(_ databasePath: String) -> String {
-        databasePath + ".audit-spool"
-    }
 
     private static func readAll(_ fd: Int32) -> Data {
         var data = Data()
@@ -154,18 +156,25 @@ public final class AuditSpool: Sendable {
         close(fd)
     }
 
-    static func encode(_ record: DurableDecision) -> Data {
+    static func encode(_ record: Record) -> Data {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
         encoder.outputFormatting = .sortedKeys
-        // A DurableDecision's fields are strings, numbers and a date: encoding cannot fail.
+        // Records are plain values (strings, numbers, dates): encoding them does not fail.
         return (try? encoder.encode(record)) ?? Data("{}".utf8)
     }
 
-    static func decode(_ line: Data) -> DurableDecision? {
+    static func decode(_ line: Data) -> Record? {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
-        return try? decoder.decode(DurableDecision.self, from: line)
+        return try? decoder.decode(Record.self, from: line)
+    }
+}
+
+extension DurableSpool where Record == DurableDecision {
+    /// The audit spool beside a SQLite cache file.
+    public static func besideCache(_ databasePath: String) -> String {
+        databasePath + ".audit-spool"
     }
 }
 
