@@ -312,8 +312,8 @@ struct AuditLogWriter: Service {
     let logger: Logger
     var shutdownGrace: TimeInterval = 10
     var retryInterval: TimeInterval = 1
-    /// How often the store's housekeeping runs (SQLite: a WAL checkpoint).
-    var maintenanceInterval: TimeInterval = 1
+    /// How often the store's housekeeping runs (SQLite: a passive WAL checkpoint).
+    var maintenanceInterval: TimeInterval = 0.2
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
