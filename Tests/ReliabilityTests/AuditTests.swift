@@ -3,6 +3,7 @@ import Foundation
 import HummingbirdTesting
 import OnCallStore
 import Server
+import Synchronization
 import Testing
 import TestSupport
 
@@ -16,7 +17,7 @@ import TestSupport
         let configuration = ServerConfiguration.forTests(idleTimeout: 120, requestTimeout: 120)
         try await withWebhook(.live, contents: roster(), configuration: configuration) { client, database, clock in
             let holder = try #require(try await ExclusiveLockHolder(path: database.path))
-            // The first waits out the lock (0.5 s) and is refused; the rest are refused at once.
+            // The first waits out the lock (0.1 s) and is refused; the rest are refused at once.
             var outcomes: [Bool] = []
             for _ in 0..<4 {
                 let reply = try await post(client, requestBody([accessRequest("jane@example.com")]), at: clock.now)
@@ -113,5 +114,49 @@ import TestSupport
         #expect(moved == 3 && skipped == 0)
         #expect(handed == records)
         #expect(reopened.count == 0 && AuditSpool.waitingCount(path: path) == 0)
+    }
+}
+
+/// Group commit: callers waiting at the same time share one write, each learns its result, and no
+/// two writes overlap.
+@Suite struct GroupCommitTests {
+    final class Disk: Sendable {
+        private let state = Mutex<(writes: [[Int]], busy: Bool, overlapped: Bool)>(([], false, false))
+        func write(_ items: [Int]) async -> Bool {
+            let overlapping = state.withLock { state -> Bool in
+                defer { state.busy = true }
+                return state.busy
+            }
+            // A slow fsync: long enough for the other callers to queue behind it.
+            try? await Task.sleep(nanoseconds: 20_000_000)
+            state.withLock { state in
+                state.writes.append(items)
+                state.busy = false
+                if overlapping { state.overlapped = true }
+            }
+            return !items.contains(13)
+        }
+        var writes: [[Int]] { state.withLock { $0.writes } }
+        var overlapped: Bool { state.withLock { $0.overlapped } }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func callersWaitingTogetherShareOneWrite() async throws {
+        let disk = Disk()
+        let commit = GroupCommit<Int> { items, _ in await disk.write(items) }
+        let results = await withTaskGroup(of: (Int, Bool).self) { group in
+            for item in 0..<100 { group.addTask { (item, await commit.append([item])) } }
+            return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        let writes = disk.writes
+        // Every item written exactly once; the batch holding 13 failed, and only its callers heard so.
+        #expect(writes.flatMap { $0 }.sorted() == Array(0..<100))
+        let failed = Set(writes.first { $0.contains(13) } ?? [])
+        #expect(results.count == 100)
+        for (item, durable) in results { #expect(durable == !failed.contains(item), "item \(item)") }
+        // 100 callers at once: the first writes alone, the rest wait and share a few writes.
+        #expect(writes.count <= 10, "\(writes.count) writes for 100 callers: \(writes.map(\.count))")
+        #expect(commit.writes == writes.count)
+        #expect(!disk.overlapped)
     }
 }

@@ -241,8 +241,8 @@ private final class Replies: Sendable {
 
 /// `serve` (the binary) on a free loopback port, once it has said where it listens; `asNobody` runs
 /// it as user and group 65534 through `setpriv`.
-func startServe(environment: [String: String], arguments: [String] = [], asNobody: Bool = false) async throws -> Replica {
-    let serveArguments = ["serve", "--port", "0", "--max-staleness", "1h"] + arguments
+func startServe(environment: [String: String], arguments: [String] = ["--max-staleness", "1h"], asNobody: Bool = false) async throws -> Replica {
+    let serveArguments = ["serve", "--port", "0"] + arguments
     let merged = environment.merging(["INDENT_WEBHOOK_SECRET": webhookSecret, "LOG_LEVEL": "info"]) { $1 }
     let child = asNobody
         ? try Child(executable: "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", productsDirectory.appendingPathComponent("shiftgate").path]

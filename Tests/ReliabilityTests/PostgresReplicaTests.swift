@@ -368,18 +368,7 @@ struct PostgresCache: Sendable {
 
     /// `serve` on a free loopback port, once it has said where it listens.
     func startReplica(maxStaleness: String = "15m", arguments: [String] = []) async throws -> Replica {
-        let child = try Child(["serve", "--port", "0", "--max-staleness", maxStaleness] + arguments,
-                              environment: environment.merging(["INDENT_WEBHOOK_SECRET": webhookSecret, "LOG_LEVEL": "info"]) { $1 })
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            if let match = child.stderr.text.firstMatch(of: /address=127\.0\.0\.1:(\d+)/), let port = Int(match.1) {
-                return Replica(child: child, port: port)
-            }
-            if !child.process.isRunning { break }
-            try await Task.sleep(nanoseconds: 20_000_000)
-        }
-        child.signal(SIGKILL)
-        throw ReplicaError("serve did not start: \(child.stderr.text)")
+        try await startServe(environment: environment, arguments: ["--max-staleness", maxStaleness] + arguments)
     }
 
     /// The email of someone on call now, and for at least `forAtLeast` seconds more.

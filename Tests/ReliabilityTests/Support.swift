@@ -373,22 +373,9 @@ final class Child: Sendable {
         stderr = PipeCollector(err)
     }
 
-    /// Starts `executable` itself (a wrapper such as `setpriv`) with `arguments`, in the test's
-    /// environment plus `environment`, as `launch` starts a product.
+    /// Starts `executable` itself (a wrapper such as `setpriv`) with `arguments`.
     init(executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["LOG_LEVEL"] = nil
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let (process, out, err) = try launch(executable: URL(fileURLWithPath: executable), arguments, environment: environment)
         self.process = process
         stdout = PipeCollector(out)
         stderr = PipeCollector(err)
