@@ -15,7 +15,7 @@ import TestSupport
     func aCacheThatCannotBeWrittenWithoutASpoolApprovesNothingUntilItCan() async throws {
         // Long connection timeouts: on a loaded machine taking the lock can outlast the slow-client guard.
         let configuration = ServerConfiguration.forTests(idleTimeout: 120, requestTimeout: 120)
-        try await withWebhook(.live, contents: roster(), configuration: configuration) { client, database, clock in
+        try await withWebhook(.live, contents: roster(), configuration: configuration, spoolBesideCache: false) { client, database, clock in
             let holder = try #require(try await ExclusiveLockHolder(path: database.path))
             // The first waits out the lock (0.1 s) and is refused; the rest are refused at once.
             var outcomes: [Bool] = []
@@ -70,7 +70,8 @@ import TestSupport
 
             await holder.release()
             var moved: [String] = []
-            for _ in 0..<100 where moved.count < ids.count {
+            // The file is emptied just after the commit: wait for both.
+            for _ in 0..<100 where moved.count < ids.count || AuditSpool.waitingCount(path: spoolPath) != 0 {
                 try await Task.sleep(nanoseconds: 50_000_000)
                 moved = try database.decisions(since: .distantPast).filter { $0.outcome == "approved" }.map(\.requestId)
             }

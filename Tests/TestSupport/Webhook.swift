@@ -44,12 +44,15 @@ extension ServerConfiguration {
 /// driven in `mode` (`.live`: a real socket on loopback).
 public func withWebhook<T: Sendable>(
     _ mode: TestingSetup = .live, contents: SnapshotContents?, clock: TestClock = TestClock(baseTime),
-    configuration: ServerConfiguration = .forTests(),
+    configuration: ServerConfiguration = .forTests(), spoolBesideCache: Bool = true,
     _ body: @Sendable (any TestClientProtocol, OnCallDatabase, TestClock) async throws -> T
 ) async throws -> T {
     let directory = try TemporaryDirectory("shiftgate-webhook")
     defer { directory.cleanup() }
     let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+    // As `serve` has it over a SQLite cache, unless the test names its own or wants none.
+    var configuration = configuration
+    if spoolBesideCache, configuration.auditSpool == nil { configuration.auditSpool = AuditSpool.besideCache(database.path) }
     if let contents { try database.writeSnapshot(contents, keep: 10) }
     var logger = Logger(label: "test")
     logger.logLevel = .critical
