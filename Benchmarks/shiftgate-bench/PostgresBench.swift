@@ -129,10 +129,11 @@ private func decisionLatency(_ fixture: WebhookFixture, postgres: BenchPostgres,
     }
     let quiet = await waitForQuietMachine(limit: settings.quietWaitSeconds)
     let (rows, _) = try await alternatingDecisionRuns(fixture, [("SQLite", fixture.port, fixture.server.pid), ("PostgreSQL", port, server.pid)],
-                                                      rounds: settings.quick ? 1 : 2, section: "postgres", settings: settings, report: report)
+                                                      rounds: settings.quick ? 1 : 2, section: "postgres", settings: settings, report: report,
+                                                      countCommits: true)
     _ = await stopChild(server)
-    report.line("\n**Decisions at a fixed \(grouped(Int(settings.rate))) requests/second on one replica** (on-call requester, approved; \(fmt(settings.fixedRateSeconds, 0)) s each, alternating):\n")
-    report.table(["store", "achieved/s", "p50", "p99", "p99.9", "max", "errors", "other processes (cores)"], rows)
+    report.line("\n**Decisions at a fixed \(grouped(Int(settings.rate))) requests/second on one replica** (on-call requester, approved, each audit record durable before its reply; \(fmt(settings.fixedRateSeconds, 0)) s each, alternating):\n")
+    report.table(["store", "achieved/s", "p50", "p99", "p99.9", "max", "errors", "other processes (cores)", "audit commits/s (approvals per commit)"], rows)
     report.line("Machine: \(quiet). _How measured: as the webhook section (open loop, corrected for coordinated omission), against two `shiftgate serve` processes over the same snapshot, one reading the SQLite file and one the PostgreSQL database. A decision reads only the replica's memory in both; what differs is where the audit writer sends each batch._")
 }
 
@@ -188,8 +189,9 @@ private func propagation(_ fixture: WebhookFixture, postgres: BenchPostgres, dat
 /// The on-call request at a fixed rate against each server in turn, `rounds` times: a table row per
 /// run (store or server, achieved rate, p50, p99, p99.9, max, errors, other processes' cores), and
 /// each server's p99s.
+/// `countCommits` adds a column: the durable audit path's commits per second, and approvals per commit.
 func alternatingDecisionRuns(_ fixture: WebhookFixture, _ servers: [(name: String, port: Int, pid: pid_t)], rounds: Int, section: String,
-                             settings: BenchSettings, report: BenchReport) async throws -> (rows: [[String]], p99s: [String: [Double]]) {
+                             settings: BenchSettings, report: BenchReport, countCommits: Bool = false) async throws -> (rows: [[String]], p99s: [String: [Double]]) {
     var rows: [[String]] = []
     var p99s: [String: [Double]] = [:]
     for round in 1...rounds {
@@ -198,11 +200,14 @@ func alternatingDecisionRuns(_ fixture: WebhookFixture, _ servers: [(name: Strin
             let request = fixture.onCallRequest(port: target)
             _ = try await FixedRateLoad.run(port: target, requests: [request], rate: settings.rate, seconds: 1)
             let machineBefore = MachineCPU.sample(also: pid)
+            let commitsBefore = countCommits ? await auditCommits(port: target) : nil
             let result = try await FixedRateLoad.run(port: target, requests: [request], rate: settings.rate, seconds: settings.fixedRateSeconds)
+            let commitsAfter = countCommits ? await auditCommits(port: target) : nil
             let foreign = MachineCPU.sample(also: pid).foreignCores(since: machineBefore)
             p99s[name, default: []].append(result.latency.p99)
             rows.append(["\(name) (round \(round))", fmt(result.achievedRate, 0), micros(result.latency.p50), micros(result.latency.p99),
-                         micros(result.latency.p999), micros(result.latency.max), "\(result.errors)", fmt(foreign, 2)])
+                         micros(result.latency.p999), micros(result.latency.max), "\(result.errors)", fmt(foreign, 2)]
+                        + (countCommits ? [commitsPerSecond(commitsBefore, commitsAfter, result)] : []))
             // The decision log and the audit queue of the run drain before the next one.
             await sleep(seconds: 2)
         }

@@ -330,8 +330,10 @@ func benchWebhook(_ fixture: WebhookFixture, lab: Lab, settings: BenchSettings, 
         _ = try await FixedRateLoad.run(port: fixture.port, requests: [target.request], rate: settings.rate, seconds: 1)
         let before = fixture.server.sample()
         let machineBefore = MachineCPU.sample(also: fixture.server.pid)
+        let commitsBefore = await auditCommits(port: fixture.port)
         let result = try await FixedRateLoad.run(port: fixture.port, requests: [target.request], rate: settings.rate,
                                                  seconds: settings.fixedRateSeconds)
+        let commitsAfter = await auditCommits(port: fixture.port)
         let foreign = MachineCPU.sample(also: fixture.server.pid).foreignCores(since: machineBefore)
         let after = fixture.server.sample()
         let cpu = ((after?.cpuSeconds ?? 0) - (before?.cpuSeconds ?? 0)) / Double(max(1, result.completed)) * 1e6
@@ -339,7 +341,8 @@ func benchWebhook(_ fixture: WebhookFixture, lab: Lab, settings: BenchSettings, 
         report.progress("  p99 \(micros(result.latency.p99)); slowest per second: \(result.worstPerSecond.map { micros($0) }.joined(separator: " · "))")
         fixedRows.append([target.name, fmt(result.achievedRate, 0), micros(result.latency.p50), micros(result.latency.p90),
                           micros(result.latency.p99), micros(result.latency.p999), micros(result.latency.max),
-                          micros(result.serviceTime.p99), "\(result.overOneMillisecond)", "\(result.errors)", "\(fmt(cpu, 0)) µs", fmt(foreign, 2)])
+                          micros(result.serviceTime.p99), "\(result.overOneMillisecond)", "\(result.errors)", "\(fmt(cpu, 0)) µs", fmt(foreign, 2),
+                          commitsPerSecond(commitsBefore, commitsAfter, result)])
     }
 
     var wrkRows: [[String]] = []
@@ -362,7 +365,7 @@ func benchWebhook(_ fixture: WebhookFixture, lab: Lab, settings: BenchSettings, 
 
     report.line("\n**Latency at a fixed \(grouped(Int(settings.rate))) requests/second** (\(fmt(settings.fixedRateSeconds, 0)) s per endpoint, 8 keep-alive connections):\n")
     report.table(["endpoint", "achieved/s", "p50", "p90", "p99", "p99.9", "max", "p99 uncorrected", "> 1 ms", "errors", "server CPU / request",
-                  "other processes (cores)"], fixedRows)
+                  "other processes (cores)", "durable audit commits/s (approvals per commit)"], fixedRows)
     report.line("\"Other processes\" is the machine's busy CPU (/proc/stat) less the server's and the harness's own, averaged over the run: work that is not part of the benchmark (another build on this shared machine). Near 0 is a clean run.")
     report.line("Machine: \(quiet); load average after: \(loadAverage()).")
     report.line("Server RSS: \(mib(kib: startRSS)) after loading the snapshot, \(mib(kib: peak?.rssKiB ?? 0)) after the runs, peak (VmHWM) \(mib(kib: peak?.peakRSSKiB ?? 0)).")
@@ -378,6 +381,27 @@ func benchWebhook(_ fixture: WebhookFixture, lab: Lab, settings: BenchSettings, 
     }
     try decisionCost(fixture, report: report)
     return WebhookNumbers(onCall: fixed[1], offCall: fixed[2], healthz: fixed[0])
+}
+
+// MARK: Durable audit
+
+/// `shiftgate_audit_commits` from the server's `/metrics`: the durable audit path's transactions
+/// since start (nil when the server does not report it).
+func auditCommits(port: Int) async -> Double? {
+    guard let reply = await httpGet(URL(string: "http://127.0.0.1:\(port)/metrics")!, timeout: 5), reply.status == 200 else { return nil }
+    let text = String(decoding: reply.body, as: UTF8.self)
+    for line in text.split(separator: "\n") where line.hasPrefix("shiftgate_audit_commits ") {
+        return Double(line.split(separator: " ").last ?? "")
+    }
+    return nil
+}
+
+/// Commits per second over a run and the approvals each carried on average ("-" when none).
+func commitsPerSecond(_ before: Double?, _ after: Double?, _ result: LoadResult) -> String {
+    guard let before, let after, after > before, result.achievedRate > 0 else { return "-" }
+    let commits = after - before
+    let seconds = Double(result.completed) / result.achievedRate
+    return "\(fmt(commits / seconds, 0)) (\(fmt(Double(result.completed) / commits, 1)))"
 }
 
 // MARK: Under sync

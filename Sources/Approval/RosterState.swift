@@ -19,8 +19,9 @@ public enum Unavailable: Sendable, Equatable {
     case noSnapshot
     /// The newest snapshot is older than the staleness limit.
     case stale(age: TimeInterval, limit: TimeInterval)
-    /// The audit log cannot take more records (its store has been unwritable for a while): an
-    /// approval nobody could find later is worse than a refusal.
+    /// An approval's audit record cannot be made durable (neither the cache nor a spool can be
+    /// written), or the refusals' queue is full: an approval nobody could find later is worse than
+    /// a refusal.
     case auditUnavailable
 
     /// One line for people: the refusal's reason, `/readyz` and `/v1/oncall` say it the same way.
@@ -28,7 +29,7 @@ public enum Unavailable: Sendable, Equatable {
         switch self {
         case .noSnapshot: "no complete snapshot in the cache"
         case .stale(let age, let limit): "the cache is stale: \(Int(age))s old, over the \(Int(limit))s limit"
-        case .auditUnavailable: "the audit log is full and cannot be written; approvals resume when it drains"
+        case .auditUnavailable: "the audit log cannot be written (neither the cache nor a spool takes records, or its queue is full); approvals resume when it can"
         }
     }
 

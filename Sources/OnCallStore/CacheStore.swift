@@ -31,6 +31,18 @@ public protocol CacheStore: AnyObject, Sendable {
     /// Appends audit records in one transaction.
     func appendDecisions(_ records: [DecisionRecord]) async throws
 
+    /// Appends keyed audit records in one transaction, in order, skipping any whose key the table
+    /// already holds (a record moved from the spool twice, or written both directly and through the
+    /// spool, is there once). Returns only once the transaction is durable: SQLite's WAL synced
+    /// (`synchronous = FULL`), PostgreSQL's commit flushed (`synchronous_commit` as the server has it,
+    /// `on` by default). Waits for another writer at most until `deadline`, then throws.
+    func appendDurableDecisions(_ records: [DurableDecision], deadline: Date?) async throws
+
+    /// Throws, with the reason, when audit records cannot be written now (a read-only file or
+    /// database, a missing INSERT privilege, a deleted cache file, an unreachable server, another
+    /// process's write lock held past `deadline`). Writes nothing.
+    func checkAuditWritable(deadline: Date?) async throws
+
     // MARK: Reads
 
     func syncState() async throws -> SyncState
@@ -64,9 +76,15 @@ public protocol CacheStore: AnyObject, Sendable {
 
     /// Lets go of connections and threads. The store is not used afterwards.
     func close() async
+
+    /// Housekeeping a long-running writer (`serve`) does every so often, off its request path: SQLite
+    /// checkpoints its WAL here, so that no commit an approval waits for does it. Nothing elsewhere.
+    func maintain() async
 }
 
 extension CacheStore {
+    public func maintain() async {}
+
     public func decisions(since: Date) async throws -> [DecisionRecord] {
         try await decisions(since: since, limit: 10_000)
     }
@@ -74,6 +92,29 @@ extension CacheStore {
     @discardableResult
     public func writeSnapshot(_ contents: SnapshotContents, keep: Int) async throws -> SnapshotInfo {
         try await writeSnapshot(contents, keep: keep, deadline: nil)
+    }
+}
+
+/// An audit record with a key of its own, so that writing it more than once leaves it in the table
+/// once: the durable audit path (and its spool) uses these.
+public struct DurableDecision: Sendable, Hashable, Codable {
+    public var key: String
+    public var record: DecisionRecord
+
+    public init(key: String = DurableDecision.newKey(), record: DecisionRecord) {
+        self.key = key
+        self.record = record
+    }
+
+    /// A new key: the time in nanoseconds (16 hex digits), then 64 random bits. Keys made later sort
+    /// later, so the key's unique index grows at its right edge, as the table does: a commit dirties
+    /// the same few pages as the one before, and a WAL checkpoint has few to copy (random UUIDs put
+    /// each key on a page of its own and made each checkpoint copy hundreds).
+    public static func newKey(now: Date = Date()) -> String {
+        let nanoseconds = UInt64(max(0, now.timeIntervalSince1970) * 1e9)
+        let time = String(nanoseconds, radix: 16)
+        let random = String(UInt64.random(in: .min ... .max), radix: 16)
+        return String(repeating: "0", count: 16 - time.count) + time + "-" + String(repeating: "0", count: 16 - random.count) + random
     }
 }
 

@@ -230,6 +230,45 @@ public final class PostgresCacheStore: CacheStore {
         }
     }
 
+    /// Appends keyed audit records with one multi-row insert that skips keys already present. The
+    /// commit is durable when it returns, unless the server runs with `synchronous_commit = off`.
+    /// `deadline` is not a lock wait here (audit appends queue behind nothing): the durable audit
+    /// path bounds the whole call itself.
+    public func appendDurableDecisions(_ records: [DurableDecision], deadline: Date?) async throws {
+        guard !records.isEmpty else { return }
+        let logger = logger
+        let rows = records.map(\.record)
+        try await run { connection in
+            try await connection.perform("""
+                INSERT INTO decision (decided_at, request_id, requester, resources, outcome, reason, snapshot_id, schedule_id,
+                                      granted_seconds, audit_key)
+                SELECT decided_at, request_id, requester, resources, outcome, reason, snapshot_id, schedule_id, granted_seconds, audit_key
+                FROM UNNEST(\(rows.map { UnixTime.seconds($0.decidedAt) })::bigint[], \(rows.map(\.requestId))::text[],
+                            \(rows.map(\.requester))::text[], \(rows.map(\.resources))::text[], \(rows.map(\.outcome))::text[],
+                            \(rows.map(\.reason))::text[], \(NullableArray(rows.map(\.snapshotId)))::bigint[],
+                            \(NullableArray(rows.map(\.scheduleId)))::text[],
+                            \(NullableArray(rows.map { $0.grantedSeconds.map(Int64.init) }))::bigint[],
+                            \(records.map(\.key))::text[])
+                     WITH ORDINALITY AS d(decided_at, request_id, requester, resources, outcome, reason, snapshot_id, schedule_id,
+                                          granted_seconds, audit_key, position)
+                ORDER BY position
+                ON CONFLICT (audit_key) DO NOTHING
+                """, logger: logger)
+        }
+    }
+
+    /// An INSERT of no row: checks the privilege and that the server takes writes (a standby does
+    /// not), writing nothing.
+    public func checkAuditWritable(deadline: Date?) async throws {
+        let logger = logger
+        try await run { connection in
+            try await connection.perform("""
+                INSERT INTO decision (decided_at, request_id, requester, resources, outcome, reason)
+                SELECT 0, '', '', '', '', '' WHERE false
+                """, logger: logger)
+        }
+    }
+
     // MARK: Reads
 
     public func syncState() async throws -> SyncState {

@@ -194,6 +194,12 @@ enum PostgresSchema {
             "ALTER TABLE schedule ADD COLUMN confirmed_since BIGINT",
             "ALTER TABLE schedule ADD COLUMN confirmed_until BIGINT",
         ]),
+        // NULL for records written without a key (refusals, older records); a spooled record moved
+        // into the table twice is there once.
+        Migration(version: 5, description: "audit record keys (durable audit and its spool)", statements: [
+            "ALTER TABLE decision ADD COLUMN audit_key TEXT",
+            "CREATE UNIQUE INDEX decision_by_audit_key ON decision(audit_key)",
+        ]),
     ]
 
     /// The advisory lock key that `migrate` holds: "SHIFTG" in ASCII, then 2 (the sync lock is 1),

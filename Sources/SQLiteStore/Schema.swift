@@ -215,6 +215,14 @@ enum Schema {
                 ALTER TABLE schedule ADD COLUMN confirmed_until INTEGER;
                 """)
         }
+        migrator.registerMigration("v7: audit record keys (durable audit and its spool)") { db in
+            // NULL for records written without a key (refusals, and every record before v7); a key
+            // is unique, so a spooled record moved into the table twice is there once.
+            try db.execute(sql: """
+                ALTER TABLE decision ADD COLUMN audit_key TEXT;
+                CREATE UNIQUE INDEX decision_by_audit_key ON decision(audit_key);
+                """)
+        }
         return migrator
     }
 }

@@ -18,7 +18,31 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     let roster = RosterCache(store: store, policy: configuration.policy, rules: configuration.rules, logger: logger)
     try await roster.reload()
-    let audit = AuditLog(store: store, logger: logger, capacity: configuration.auditCapacity)
+    // The spool: opened now, so that a path that cannot be written is said at start (and /readyz
+    // says it while approvals would need it); records left by a previous run are moved into the
+    // cache by the writer service as soon as it can be written.
+    var spool: AuditSpool?
+    var spoolError: String?
+    if let path = configuration.auditSpool {
+        do {
+            let opened = try AuditSpool(path: path)
+            if opened.opening.tornBytes > 0 {
+                logger.warning("the audit spool ended in a torn line (a write cut short by a crash, never acknowledged); cut it off", metadata: [
+                    "spool": "\(path)", "bytes": "\(opened.opening.tornBytes)",
+                ])
+            }
+            if opened.opening.waiting > 0 {
+                logger.notice("audit records wait in the spool; moving them into the cache", metadata: ["spool": "\(path)", "records": "\(opened.opening.waiting)"])
+            }
+            spool = opened
+        } catch {
+            spoolError = error.description
+            logger.error("cannot use the audit spool", metadata: ["error": "\(error)"])
+        }
+    }
+    let audit = AuditLog(store: store, logger: logger, capacity: configuration.auditCapacity, spool: spool, spoolError: spoolError,
+                         writeTimeout: configuration.auditWriteTimeout)
+    await audit.checkWritable()
     let router = Router(context: BasicRequestContext.self)
     WebhookController(configuration: configuration, roster: roster, audit: audit, metrics: metrics, logger: logger, clock: clock)
         .addRoutes(to: router)

@@ -135,13 +135,15 @@ extension WebhookController {
                 outcome: decision.outcome.rawValue, reason: decision.reason, snapshotId: roster.index?.snapshot.id,
                 scheduleId: decision.scheduleIds.first, grantedSeconds: decision.grantedSeconds)
         }
-        // As the webhook: no approval leaves without its audit record.
-        if !audit.append([record()]) {
-            if decision.isApproved {
+        // As the webhook: no approval leaves without its audit record, durable before the reply.
+        if decision.isApproved {
+            if await !audit.appendDurably([record()]) {
                 roster = .unavailable(.auditUnavailable)
                 decision = Decider.decide(email: asked.email, resources: asked.resources, requestedDuration: asked.duration, now: now, roster: roster)
+                if !audit.append([record()]) { audit.noteDropped(1) }
             }
-            if !audit.append([record()]) { audit.noteDropped(1) }
+        } else if !audit.append([record()]) {
+            audit.noteDropped(1)
         }
         metrics.decisionDuration(nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
         metrics.decision(outcome: decision.outcome.rawValue)

@@ -76,8 +76,15 @@ public final class RosterCache: Sendable {
     }
 
     private func swapIfNewer() async throws -> Bool {
-        let id = try await store.currentSnapshotId()
-        guard id != index?.snapshot.id else { return false }
+        // The id alone is not enough: a cache file replaced by a new one (a new sync into a fresh
+        // file) numbers its snapshots from 1 again. The current snapshot's times tell them apart.
+        let current = try await store.currentSnapshotInfo()
+        let id = current?.id
+        if let held = index?.snapshot, let current, current.id == held.id, current.startedAt == held.startedAt,
+           current.finishedAt == held.finishedAt {
+            return false
+        }
+        if current == nil, index == nil { return false }
         guard let id, let contents = try await store.snapshot(id: id) else {
             _ = install(clearing: true)
             return true

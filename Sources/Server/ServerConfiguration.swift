@@ -29,11 +29,18 @@ public struct ServerConfiguration: Sendable, CustomStringConvertible {
     /// Audit records held in memory while the store cannot be written; when they fill it, nothing
     /// is approved until it drains.
     public var auditCapacity: Int
+    /// The audit spool's file: where approvals' records go, fsynced, while the cache cannot be
+    /// written. Nil: no spool (then nothing is approved while the cache cannot be written).
+    public var auditSpool: String?
+    /// How long an approval's durable audit write to the cache may take before its records go to
+    /// the spool instead.
+    public var auditWriteTimeout: TimeInterval
 
     public init(host: String = "127.0.0.1", port: Int = 8080, maxStaleness: TimeInterval = 900, maxClockSkew: TimeInterval = 300,
                 webhookSecret: String, policy: ApprovalPolicy = ApprovalPolicy(), reloadInterval: TimeInterval = 1,
                 maxBodyBytes: Int = 1 << 20, idleTimeout: TimeInterval = 15, requestTimeout: TimeInterval = 10,
-                auditCapacity: Int = 100_000, rules: RuleSet? = nil, apiTokens: [String] = []) {
+                auditCapacity: Int = 100_000, rules: RuleSet? = nil, apiTokens: [String] = [],
+                auditSpool: String? = nil, auditWriteTimeout: TimeInterval = 2) {
         self.host = host
         self.port = port
         self.maxStaleness = maxStaleness
@@ -47,6 +54,8 @@ public struct ServerConfiguration: Sendable, CustomStringConvertible {
         self.auditCapacity = auditCapacity
         self.rules = rules
         self.apiTokens = apiTokens
+        self.auditSpool = auditSpool
+        self.auditWriteTimeout = auditWriteTimeout
     }
 
     public var description: String {

@@ -11,6 +11,9 @@ public final class ServerMetrics: Sendable {
     let cacheSnapshotId: Gauge
     let auditPending: Gauge
     let auditDropped: Gauge
+    let auditSpooled: Gauge
+    let auditCommits: Gauge
+    let auditSpoolAppends: Gauge
     /// Counters by their label values, made once: making one looks it up in the registry under its lock.
     private let counters = Mutex<[[String]: Counter]>([:])
 
@@ -41,6 +44,9 @@ public final class ServerMetrics: Sendable {
     static let cacheSnapshot = Family("cache_snapshot", "id", "Id of the snapshot decisions use (0: none).")
     static let auditPendingRecords = Family("audit_pending", "records", "Decision records queued for the audit log, not yet written.")
     static let auditDroppedRecords = Family("audit_dropped", "records", "Refusals that found the audit queue full and were not recorded.")
+    static let auditSpooledRecords = Family("audit_spooled", "records", "Approvals' audit records waiting in the spool for the cache to take them.")
+    static let auditCommitsSinceStart = Family("audit", "commits", "Transactions of the durable audit path since start (approvals over commits is the grouping).")
+    static let auditSpoolAppendsSinceStart = Family("audit_spool", "appends", "Appends to the audit spool since start (each fsynced).")
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -56,6 +62,9 @@ public final class ServerMetrics: Sendable {
         cacheSnapshotId = registry.makeGauge(descriptor: Self.cacheSnapshot.descriptor)
         auditPending = registry.makeGauge(descriptor: Self.auditPendingRecords.descriptor)
         auditDropped = registry.makeGauge(descriptor: Self.auditDroppedRecords.descriptor)
+        auditSpooled = registry.makeGauge(descriptor: Self.auditSpooledRecords.descriptor)
+        auditCommits = registry.makeGauge(descriptor: Self.auditCommitsSinceStart.descriptor)
+        auditSpoolAppends = registry.makeGauge(descriptor: Self.auditSpoolAppendsSinceStart.descriptor)
     }
 
     private func counter(_ family: Family, _ labels: [(String, String)]) -> Counter {
@@ -94,6 +103,16 @@ public final class ServerMetrics: Sendable {
     func audit(pending: Int, dropped: Int) {
         auditPending.set(Double(pending))
         auditDropped.set(Double(dropped))
+    }
+
+    /// `shiftgate_audit_spooled_records` (approvals' records waiting in the spool for the cache),
+    /// `shiftgate_audit_commits` and `shiftgate_audit_spool_appends` (the durable path's
+    /// transactions and spool writes since start: approvals over commits is the grouping), set at
+    /// scrape time.
+    func auditDurable(spooled: Int, writes: (commits: Int, spoolAppends: Int)) {
+        auditSpooled.set(Double(spooled))
+        auditCommits.set(Double(writes.commits))
+        auditSpoolAppends.set(Double(writes.spoolAppends))
     }
 
     public func render() -> String {

@@ -73,15 +73,16 @@ struct WebhookController {
             let index = roster.index
             metrics.cache(age: index.map { clock().timeIntervalSince($0.snapshot.finishedAt) }, snapshotId: index?.snapshot.id)
             metrics.audit(pending: audit.pendingCount, dropped: audit.droppedCount)
+            metrics.auditDurable(spooled: audit.spooledCount, writes: audit.durableWrites)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
         }
     }
 
     /// The roster to decide with now: the snapshot's, unless it is missing or stale, or the audit
-    /// queue is full (fail closed).
+    /// queue is full, or neither the cache nor a spool can take an approval's record (fail closed).
     func state(now: Date) -> RosterState {
-        if audit.isFull { return .unavailable(.auditUnavailable) }
+        if audit.isFull || !audit.canApprove { return .unavailable(.auditUnavailable) }
         return roster.state(now: now, maxStaleness: configuration.maxStaleness)
     }
 
@@ -109,16 +110,19 @@ struct WebhookController {
             return refuse(route: route, outcome: "malformed", StatusError(status: .badRequest, code: 3, message: error.description))
         }
         let requestId = headers.requestId ?? context.id
-        // No approval leaves without its audit record: when the queue cannot take the records, the
-        // same body is answered again with nothing approved (another request may have filled it).
+        // No approval leaves without its audit record, durable (the cache, else the spool) before the
+        // reply: when it cannot be made so, the same body is answered again with nothing approved.
+        // A reply that approves nothing only queues its records.
         var records = auditRecords(result, requestId: requestId, roster: roster, now: now)
-        if !audit.append(records) {
-            if result.decisions.contains(where: \.decision.isApproved) {
+        if result.decisions.contains(where: \.decision.isApproved) {
+            if await !audit.appendDurably(records) {
                 roster = .unavailable(.auditUnavailable)
                 result = try IndentResponder.respond(to: bytes, roster: roster, now: now)
                 records = auditRecords(result, requestId: requestId, roster: roster, now: now)
+                if !audit.append(records) { audit.noteDropped(records.count) }
             }
-            if !audit.append(records) { audit.noteDropped(records.count) }
+        } else if !audit.append(records) {
+            audit.noteDropped(records.count)
         }
         metrics.decisionDuration(nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
 
@@ -240,6 +244,13 @@ struct WebhookController {
         // The store being unreachable is said while it lasts; decisions go on from the snapshot held
         // until it is stale.
         if let error = roster.storeError { body["store_error"] = .string(error) }
+        // Where approvals' audit records go now: the cache, else the spool (and how many wait there).
+        if let error = audit.storeError { body["audit_store_error"] = .string(error) }
+        if let spool = audit.spool {
+            body["audit_spool"] = .string(spool.path)
+            body["audit_spooled_records"] = .number(Double(audit.spooledCount))
+        }
+        if let error = audit.spoolError { body["audit_spool_error"] = .string(error) }
         // Which rules are in use (a SIGHUP may have changed them): the file and its rules' names.
         let rules = roster.rules
         if let file = rules.source {

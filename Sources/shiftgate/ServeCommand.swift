@@ -58,6 +58,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Read the decision API's bearer tokens, one per line, from this file instead of SHIFTGATE_API_TOKEN.", valueName: "path"))
     var apiTokenFile: String?
 
+    @Option(help: ArgumentHelp(
+        "Where approvals' audit records go, fsynced, while the cache cannot be written (env SHIFTGATE_AUDIT_SPOOL; default: the SQLite file's path + .audit-spool; PostgreSQL: none).",
+        valueName: "path"))
+    var auditSpool: String?
+
+    /// The spool's path: the flag, the variable, or beside a SQLite cache; nil (no spool) for a
+    /// PostgreSQL cache without either.
+    static func auditSpoolPath(flag: String?, address: StoreAddress, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let flag, !flag.isEmpty { return flag }
+        if let variable = environment["SHIFTGATE_AUDIT_SPOOL"], !variable.isEmpty { return variable }
+        if case .sqlite(let path) = address { return AuditSpool.besideCache(path) }
+        return nil
+    }
+
     /// The decision API's tokens: optional (without one the API is off), several for rotation.
     static let apiTokenSource = SecretSource(
         fileFlag: "--api-token-file", credential: "shiftgate-api-token", variable: "SHIFTGATE_API_TOKEN",
@@ -134,7 +148,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         common.bootstrapLogging()
         // One write(2) per decision line cost more than the line itself; a crash loses at most this
-        // much of the log (the audit records have their own flush, and warnings are written at once).
+        // much of the log (approvals' audit records are durable before their reply, refusals' are
+        // flushed every 200 ms, and warnings are written at once).
         LineSink.standardError.startBuffering(every: .milliseconds(50))
         defer { LineSink.standardError.flush() }
         let logger = LoggingBootstrap.logger("serve")
@@ -155,13 +170,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let configuration = ServerConfiguration(host: host, port: port, maxStaleness: maxStaleness.seconds,
                                                 maxClockSkew: maxClockSkew.seconds, webhookSecret: secret, policy: policy,
-                                                rules: rules, apiTokens: tokens)
+                                                rules: rules, apiTokens: tokens,
+                                                auditSpool: Self.auditSpoolPath(flag: auditSpool, address: try common.address))
         do {
             let app = try await buildApplication(configuration: configuration, store: store, logger: logger, onServerRunning: { port in
                 logger.info("listening", metadata: [
                     "address": "\(host):\(port)", "database": "\(store.location)",
                     "rules": "\(rules.map { "\($0.source ?? ""): \($0.rules.count) rules" } ?? "AUTO_APPROVAL_*")",
                     "decision_api": "\(tokens.isEmpty ? "off" : "on, \(tokens.count) token(s)")",
+                    "audit_spool": "\(configuration.auditSpool ?? "none")",
                 ])
             })
             try await app.runService()

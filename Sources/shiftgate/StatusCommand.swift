@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OnCallStore
 import PagerDuty
+import Server
 import Timestamps
 
 struct StatusCommand: AsyncParsableCommand {
@@ -24,6 +25,11 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "Exit 1 when the current snapshot is older than this.", transform: CLIDuration.argument)
     var maxStaleness: CLIDuration?
 
+    @Option(help: ArgumentHelp(
+        "The audit spool whose waiting records to count, as given to serve (env SHIFTGATE_AUDIT_SPOOL; default: beside a SQLite cache).",
+        valueName: "path"))
+    var auditSpool: String?
+
     struct Report: Encodable {
         var database: String
         var current: SnapshotInfoJSON?
@@ -36,6 +42,9 @@ struct StatusCommand: AsyncParsableCommand {
         var snapshotsKept: Int
         /// When the newest full read kept started (a refresh builds on it); nil when none is kept.
         var lastFullReadAt: String?
+        /// The audit spool, when there is one: approvals' records waiting there for the cache.
+        var auditSpool: String?
+        var auditSpooledRecords: Int?
     }
 
     func run() async throws {
@@ -63,10 +72,17 @@ struct StatusCommand: AsyncParsableCommand {
             lastFailureAt: state.lastFailureAt.map { RFC3339.format($0) },
             lastFailureReason: state.lastFailureReason, snapshotsKept: kept,
             lastFullReadAt: lastFull.map { RFC3339.format($0.startedAt) })
+        var withSpool = report
+        // Shown once serve has made the file (a sync alone makes none).
+        if let spool = ServeCommand.auditSpoolPath(flag: auditSpool, address: try common.address), let waiting = AuditSpool.waitingCount(path: spool) {
+            withSpool.auditSpool = spool
+            withSpool.auditSpooledRecords = waiting
+        }
+        let spooled = withSpool.auditSpooledRecords
 
         switch format {
         case .json:
-            print(try encodeJSON(report))
+            print(try encodeJSON(withSpool))
         case .text:
             printLine("cache:          \(path)")
             if let current, let age {
@@ -85,6 +101,9 @@ struct StatusCommand: AsyncParsableCommand {
                 printLine("last failure:   \(ReadableTime.utc(failure))\(after ? " (a sync has succeeded since)" : ""): \(state.lastFailureReason ?? "unknown")")
             } else {
                 printLine("last failure:   none")
+            }
+            if let spool = withSpool.auditSpool, let spooled {
+                print("audit spool:    \(spooled) record\(spooled == 1 ? "" : "s") waiting for the cache (\(spool))")
             }
         }
         if stale { throw ShiftgateExit.failure }

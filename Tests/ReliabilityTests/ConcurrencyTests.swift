@@ -78,7 +78,7 @@ import Glibc
             let probe = try #require(snapshot.shifts.first { $0.start <= now.addingTimeInterval(-120) && $0.end >= now.addingTimeInterval(1800) })
             let email = try #require(snapshot.users.first { $0.id == probe.userId }?.email)
 
-            let app = try await buildApplication(configuration: ServerConfiguration.forTests(maxStaleness: 3600, reloadInterval: 0.05), store: SQLiteCacheStore(database), logger: quietLogger)
+            let app = try await buildApplication(configuration: ServerConfiguration.forTests(maxStaleness: 3600, reloadInterval: 0.05, auditSpool: AuditSpool.besideCache(database.path)), store: SQLiteCacheStore(database), logger: quietLogger)
             try await app.test(.live) { client in
                 let tally = Tally()
                 let latencies = LatencyLog()

@@ -67,7 +67,7 @@ func unlimitedSimulator(faults: SimulatorFaults = SimulatorFaults()) -> Simulato
             let probeShift = try #require(good.shifts.first { $0.start <= now.addingTimeInterval(-120) && $0.end >= now.addingTimeInterval(3600) })
             let probeEmail = try #require(good.users.first { $0.id == probeShift.userId }?.email)
 
-            let app = try await buildApplication(configuration: ServerConfiguration.forTests(maxStaleness: 3600, reloadInterval: 0.05),
+            let app = try await buildApplication(configuration: ServerConfiguration.forTests(maxStaleness: 3600, reloadInterval: 0.05, auditSpool: AuditSpool.besideCache(database.path)),
                                            store: SQLiteCacheStore(database), logger: quietLogger)
             try await app.test(.router) { client in
                 let served = Tally()

@@ -5,6 +5,7 @@ import FoundationNetworking
 import OnCallStore
 import PagerDutySimulator
 import PostgresStore
+import Server
 import Synchronization
 import Testing
 import Approval
@@ -178,8 +179,9 @@ import Glibc
     }
 
     /// The database stopped under load and started again: the replica decides from memory while the
-    /// snapshot is fresh (no error to Indent), refuses once it is stale and says why, and the audit
-    /// records of the outage reach the database when it is back.
+    /// snapshot is fresh (no error to Indent), each approval's record fsynced to its spool
+    /// (`--audit-spool`) before the reply, refuses once it is stale and says why, and the audit
+    /// records of the outage reach the database when it is back, each once.
     @Test(.timeLimit(.minutes(3)))
     func theDatabaseStoppedUnderLoadAndStartedAgain() async throws {
         await politeStart()
@@ -205,7 +207,10 @@ import Glibc
             // reached well before the sync process exited.
             let syncedAt = try #require(try await cache.store.currentSnapshotInfo()).finishedAt
             let email = try #require(try await cache.someoneOnCall(forAtLeast: 3600))
-            let replica = try await cache.startReplica(maxStaleness: "\(Int(staleness))s")
+            let spoolDirectory = try TemporaryDirectory("shiftgate-spool")
+            defer { spoolDirectory.cleanup() }
+            let spoolPath = spoolDirectory.path("audit.spool")
+            let replica = try await cache.startReplica(maxStaleness: "\(Int(staleness))s", arguments: ["--audit-spool", spoolPath])
             defer { replica.child.signal(SIGKILL) }
             try #require(try await replica.waitUntilReady(snapshot: 1))
 
@@ -233,6 +238,11 @@ import Glibc
             #expect(during["status"] as? String == "ready", "\(during)")
             #expect(during["store_error"] != nil, "readyz should say the database is unreachable: \(during)")
             #expect(!(during["store_error"] as? String ?? "").contains(cluster.password ?? "\u{0}"))
+            // Approvals made durable in the spool meanwhile, and counted where a probe sees them.
+            #expect(during["audit_store_error"] != nil, "\(during)")
+            let spooledDuring = during["audit_spooled_records"] as? Int ?? 0
+            #expect(spooledDuring > 0, "\(during)")
+            #expect(AuditSpool.waitingCount(path: spoolPath) ?? 0 >= spooledDuring)
 
             // Past --max-staleness: nothing approved, /readyz 503 saying why.
             let staleAt = syncedAt.addingTimeInterval(staleness + 2)
@@ -268,7 +278,15 @@ import Glibc
             // Every request answered without an approval was refused as stale, and audited so.
             #expect(records.filter { $0.outcome == "stale_cache" }.count == all.filter { $0.approved == 0 }.count)
             #expect(records.filter { $0.outcome == "approved" }.count == all.filter { $0.approved == 1 }.count)
-            print("[postgres] outage: \(all.count) decisions (\(duringOutage.count) approved from memory while the database was down, \(afterStale.count) refused once stale); all \(written) audited \(milliseconds(writtenAfter)) after the restart")
+            // None twice, and the spool emptied into the table.
+            #expect(Set(records.map(\.requestId)).count == records.count, "a record written twice")
+            var spoolLeft = try await replica.readiness()["audit_spooled_records"] as? Int
+            for _ in 0..<50 where spoolLeft != 0 {
+                try await Task.sleep(nanoseconds: 100_000_000)
+                spoolLeft = try await replica.readiness()["audit_spooled_records"] as? Int
+            }
+            #expect(spoolLeft == 0 && AuditSpool.waitingCount(path: spoolPath) == 0)
+            print("[postgres] outage: \(all.count) decisions (\(duringOutage.count) approved from memory while the database was down, \(spooledDuring) spooled 3 s into it, \(afterStale.count) refused once stale); all \(written) audited \(milliseconds(writtenAfter)) after the restart")
         }
     }
 
@@ -349,19 +367,8 @@ struct PostgresCache: Sendable {
     }
 
     /// `serve` on a free loopback port, once it has said where it listens.
-    func startReplica(maxStaleness: String = "15m") async throws -> Replica {
-        let child = try Child(["serve", "--port", "0", "--max-staleness", maxStaleness],
-                              environment: environment.merging(["INDENT_WEBHOOK_SECRET": webhookSecret, "LOG_LEVEL": "info"]) { $1 })
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            if let match = child.stderr.text.firstMatch(of: /address=127\.0\.0\.1:(\d+)/), let port = Int(match.1) {
-                return Replica(child: child, port: port)
-            }
-            if !child.process.isRunning { break }
-            try await Task.sleep(nanoseconds: 20_000_000)
-        }
-        child.signal(SIGKILL)
-        throw ReplicaError("serve did not start: \(child.stderr.text)")
+    func startReplica(maxStaleness: String = "15m", arguments: [String] = []) async throws -> Replica {
+        try await startServe(environment: environment, arguments: ["--max-staleness", maxStaleness] + arguments)
     }
 
     /// The email of someone on call now, and for at least `forAtLeast` seconds more.

@@ -373,6 +373,14 @@ final class Child: Sendable {
         stderr = PipeCollector(err)
     }
 
+    /// Starts `executable` itself (a wrapper such as `setpriv`) with `arguments`.
+    init(executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        let (process, out, err) = try launch(executable: URL(fileURLWithPath: executable), arguments, environment: environment)
+        self.process = process
+        stdout = PipeCollector(out)
+        stderr = PipeCollector(err)
+    }
+
     var pid: Int32 { process.processIdentifier }
 
     /// Waits for the exit, killing the child when `timeout` passes first. Returns the status.

@@ -20,8 +20,13 @@ public struct ProcessOutput: Sendable {
 
 /// Starts a built product (`shiftgate`, `pagerduty-simulator`) with `arguments` and extra environment.
 public func launch(_ arguments: [String], product: String = "shiftgate", environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
+    try launch(executable: productsDirectory.appendingPathComponent(product), arguments, environment: environment)
+}
+
+/// Starts `executable` (a wrapper such as `setpriv` in front of a product) as `launch` starts a product.
+public func launch(executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
     let process = Process()
-    process.executableURL = productsDirectory.appendingPathComponent(product)
+    process.executableURL = executable
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env["LOG_LEVEL"] = nil

@@ -32,10 +32,11 @@ extension ServerConfiguration {
     public static func forTests(maxStaleness: TimeInterval = 900, maxClockSkew: TimeInterval = 300, idleTimeout: TimeInterval = 15,
                                 reloadInterval: TimeInterval = 0.05, policy: ApprovalPolicy = ApprovalPolicy(),
                                 requestTimeout: TimeInterval = 10, auditCapacity: Int = 100_000, rules: RuleSet? = nil,
-                                apiTokens: [String] = []) -> ServerConfiguration {
+                                apiTokens: [String] = [], auditSpool: String? = nil) -> ServerConfiguration {
         ServerConfiguration(host: "127.0.0.1", port: 0, maxStaleness: maxStaleness, maxClockSkew: maxClockSkew, webhookSecret: testWebhookSecret,
                             policy: policy, reloadInterval: reloadInterval, idleTimeout: idleTimeout,
-                            requestTimeout: requestTimeout, auditCapacity: auditCapacity, rules: rules, apiTokens: apiTokens)
+                            requestTimeout: requestTimeout, auditCapacity: auditCapacity, rules: rules, apiTokens: apiTokens,
+                            auditSpool: auditSpool)
     }
 }
 
@@ -43,12 +44,15 @@ extension ServerConfiguration {
 /// driven in `mode` (`.live`: a real socket on loopback).
 public func withWebhook<T: Sendable>(
     _ mode: TestingSetup = .live, contents: SnapshotContents?, clock: TestClock = TestClock(baseTime),
-    configuration: ServerConfiguration = .forTests(),
+    configuration: ServerConfiguration = .forTests(), spoolBesideCache: Bool = true,
     _ body: @Sendable (any TestClientProtocol, OnCallDatabase, TestClock) async throws -> T
 ) async throws -> T {
     let directory = try TemporaryDirectory("shiftgate-webhook")
     defer { directory.cleanup() }
     let database = try OnCallDatabase(path: directory.path("cache.sqlite"))
+    // As `serve` has it over a SQLite cache, unless the test names its own or wants none.
+    var configuration = configuration
+    if spoolBesideCache, configuration.auditSpool == nil { configuration.auditSpool = AuditSpool.besideCache(database.path) }
     if let contents { try database.writeSnapshot(contents, keep: 10) }
     var logger = Logger(label: "test")
     logger.logLevel = .critical
