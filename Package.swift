@@ -125,8 +125,12 @@ let package = Package(
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ], path: "Benchmarks/shiftgate-bench"),
 
+        // Sets the test bundle's default parallelization width before Swift Testing starts (C: a
+        // constructor runs before the runner reads its environment). See TestEnvironment.c.
+        .target(name: "TestEnvironment", path: "Tests/TestEnvironment"),
         // Fixtures shared by the test targets: a live simulator on loopback, temporary databases.
         .target(name: "TestSupport", dependencies: [
+            "TestEnvironment",
             "PagerDutySimulator", "OnCallStore", "SQLiteStore", "Approval", "Server", "Timestamps",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -42,6 +42,14 @@ import Timestamps
         return commandLines
     }
 
+    /// The bundle runs at most 8 tests at once unless told otherwise (Tests/TestEnvironment/TestEnvironment.c):
+    /// every test then has the machine it was written for.
+    @Test func theBundleRunsEightTestsAtOnceUnlessToldOtherwise() {
+        let asked = ProcessInfo.processInfo.environment["SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH"]
+        #expect(asked != nil, "the constructor sets it before the test library starts")
+        #expect(testParallelizationWidth == Int(asked ?? "") ?? -1)
+    }
+
     @Test func everyDocumentedCommandLineParses() throws {
         let lines = try documentedCommandLines()
         #expect(lines.count >= 15)
