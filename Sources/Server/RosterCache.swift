@@ -136,6 +136,9 @@ struct RosterReloader: Service {
                     try await cache.reload()
                     if failing { logger.notice("the cache can be read again") }
                     failing = false
+                } catch is CancellationError {
+                    // Shutting down (a server that could not start, or SIGTERM): nothing to report.
+                    return
                 } catch {
                     // Logged once per outage, not once a second.
                     if !failing { logger.error("cannot read the cache; keeping the snapshot held", metadata: ["error": "\(error)"]) }

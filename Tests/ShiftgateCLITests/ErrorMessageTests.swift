@@ -91,6 +91,7 @@ import Glibc
         #expect(result.status == 64, "\(result.stderr)")
         #expect(result.stderr.contains("shiftgate: cannot listen on 127.0.0.1:\(port): the port is already in use; stop the other server on it"), "\(result.stderr)")
         #expect(result.stderr.contains("or pass another --port\n"))
+        #expect(!result.stderr.contains("cannot read the cache"), "a server that never started has no cache outage to report: \(result.stderr)")
     }
 
     @Test func aMissingRulesFileIsOneLine() async throws {
