@@ -6,45 +6,6 @@ import Synchronization
 import Glibc
 #endif
 
-/// Errors opening or reading the cache, in words an operator can act on.
-public enum OnCallStoreError: Error, CustomStringConvertible, Equatable {
-    case missing(path: String)
-    case cannotCreate(path: String, reason: String)
-    case readOnly(path: String)
-    case lockUnavailable(path: String, reason: String)
-    /// The path names a directory, not a file.
-    case isDirectory(path: String)
-    /// The file is not a SQLite database, or a damaged one.
-    case notACache(path: String, reason: String)
-    /// SQLite may not write the file or its directory (a reader too needs the `-shm` file beside a
-    /// WAL-mode cache).
-    case notWritable(path: String, reason: String)
-    case gone(path: String)
-
-    public var description: String {
-        switch self {
-        case .missing(let path):
-            "no cache at \(path): run `shiftgate sync` first (or pass --database / SHIFTGATE_DATABASE)"
-        case .cannotCreate(let path, let reason):
-            "cannot create the cache at \(path): \(reason)"
-        case .readOnly(let path):
-            "the cache at \(path) was opened for reading only"
-        case .lockUnavailable(let path, let reason):
-            "cannot take the sync lock \(path): \(reason)"
-                + (reason == String(cString: strerror(EACCES)) || reason == String(cString: strerror(EROFS))
-                    ? "; sync creates it beside the cache: give the user running sync write access to that directory, or pass another --database" : "")
-        case .isDirectory(let path):
-            "\(path) is a directory, not a cache file: pass the file's path to --database (or SHIFTGATE_DATABASE), e.g. \((path as NSString).appendingPathComponent("shiftgate.sqlite"))"
-        case .notACache(let path, let reason):
-            "\(path) is not a usable cache (\(reason)): move it aside and run `shiftgate sync` to build a new one, or pass the right --database"
-        case .notWritable(let path, let reason):
-            "the cache at \(path) is read-only for this user (\(reason)): give the user running shiftgate write access to the file and its directory "
-                + "(SQLite keeps \(path)-wal and \(path)-shm beside it, even for reading), or pass another --database"
-        case .gone(let path):
-            "the cache file \(path) was deleted or moved while open: nothing is written to the old file until a sync makes a new one there"
-        }
-    }
-}
 
 /// The SQLite cache, in WAL mode so that `serve` reads while `sync` writes. Opening it migrates it
 /// when needed; it offers named writes that keep snapshots whole and focused reads.
@@ -87,17 +48,17 @@ public final class OnCallDatabase: Sendable {
         let reason = error.message ?? "\(error.resultCode)"
         switch error.resultCode {
         case .SQLITE_NOTADB, .SQLITE_CORRUPT:
-            return OnCallStoreError.notACache(path: path, reason: reason)
+            return SQLiteStoreError.notACache(path: path, reason: reason)
         case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_AUTH:
-            return OnCallStoreError.notWritable(path: path, reason: reason)
+            return SQLiteStoreError.notWritable(path: path, reason: reason)
         case .SQLITE_CANTOPEN, .SQLITE_IOERR:
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-                return OnCallStoreError.isDirectory(path: path)
+                return SQLiteStoreError.isDirectory(path: path)
             }
             let directory = (path as NSString).deletingLastPathComponent
             if access(path, R_OK | W_OK) != 0 || access(directory.isEmpty ? "." : directory, W_OK) != 0 {
-                return OnCallStoreError.notWritable(path: path, reason: reason)
+                return SQLiteStoreError.notWritable(path: path, reason: reason)
             }
             return error
         default:
@@ -108,13 +69,13 @@ public final class OnCallDatabase: Sendable {
     private static func openConnections(path: String, mustExist: Bool, readOnly: Bool, busyTimeout: TimeInterval) throws -> (DatabasePool, DatabaseQueue?) {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw OnCallStoreError.isDirectory(path: path)
+            throw SQLiteStoreError.isDirectory(path: path)
         }
         if !FileManager.default.fileExists(atPath: path) {
-            if mustExist { throw OnCallStoreError.missing(path: path) }
+            if mustExist { throw SQLiteStoreError.missing(path: path) }
             let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
             if descriptor < 0, errno != EEXIST {
-                throw OnCallStoreError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
+                throw SQLiteStoreError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
             }
             if descriptor >= 0 { close(descriptor) }
         }
@@ -195,7 +156,7 @@ public final class OnCallDatabase: Sendable {
     /// (or the default) for another process's write lock.
     @discardableResult
     private func write<T>(busyTimeout: TimeInterval?, _ updates: (Database) throws -> T) throws -> T {
-        guard let writer else { throw OnCallStoreError.readOnly(path: path) }
+        guard let writer else { throw SQLiteStoreError.readOnly(path: path) }
         return try writer.writeWithoutTransaction { db in
             // Set before GRDB's `BEGIN IMMEDIATE`, which is where the wait for the lock happens.
             try Self.setBusyTimeout(db, busyTimeout ?? self.busyTimeout)
@@ -299,7 +260,7 @@ public final class OnCallDatabase: Sendable {
     /// `busyTimeout`. Inserts a row and rolls it back: in WAL mode `BEGIN IMMEDIATE` succeeds on a
     /// connection SQLite opened read-only (the file not writable), and only a write says so.
     public func checkWritable(busyTimeout: TimeInterval) throws {
-        guard let writer else { throw OnCallStoreError.readOnly(path: path) }
+        guard let writer else { throw SQLiteStoreError.readOnly(path: path) }
         try writer.writeWithoutTransaction { db in
             try Self.setBusyTimeout(db, busyTimeout)
             try db.execute(sql: "BEGIN IMMEDIATE")

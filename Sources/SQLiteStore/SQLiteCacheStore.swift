@@ -47,7 +47,7 @@ public final class SQLiteCacheStore: CacheStore {
     /// when no file is at the path.
     func current() throws -> OnCallDatabase {
         let (database, identity) = opened.withLock { ($0.database, $0.identity) }
-        guard let now = FileIdentity(path: database.path) else { throw OnCallStoreError.gone(path: database.path) }
+        guard let now = FileIdentity(path: database.path) else { throw SQLiteStoreError.gone(path: database.path) }
         if now == identity { return database }
         // Replaced: open the new file (migrating it if it is outdated); a second caller meanwhile
         // opens it too, and the last one kept is as good as the first.

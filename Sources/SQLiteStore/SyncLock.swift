@@ -27,13 +27,13 @@ public final class SyncLock: SyncLockHolder {
         let path = path(databasePath: databasePath)
         let descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw OnCallStoreError.lockUnavailable(path: path, reason: String(cString: strerror(errno)))
+            throw SQLiteStoreError.lockUnavailable(path: path, reason: String(cString: strerror(errno)))
         }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             close(descriptor)
             if code == EWOULDBLOCK { return nil }
-            throw OnCallStoreError.lockUnavailable(path: path, reason: String(cString: strerror(code)))
+            throw SQLiteStoreError.lockUnavailable(path: path, reason: String(cString: strerror(code)))
         }
         // The holder's pid, for an operator who wonders who has it.
         _ = ftruncate(descriptor, 0)

@@ -30,7 +30,7 @@ func answers(_ database: OnCallDatabase, _ sql: String) throws -> [String] {
     @Test func refusesToInventACacheThatMustExist() throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        #expect(throws: OnCallStoreError.self) { try OnCallDatabase(path: directory.path("absent.sqlite"), mustExist: true) }
+        #expect(throws: SQLiteStoreError.self) { try OnCallDatabase(path: directory.path("absent.sqlite"), mustExist: true) }
         #expect(!FileManager.default.fileExists(atPath: directory.path("absent.sqlite")))
     }
 
@@ -124,10 +124,10 @@ func answers(_ database: OnCallDatabase, _ sql: String) throws -> [String] {
         let database = try OnCallDatabase(path: path, mustExist: true, readOnly: true)
         #expect(try database.currentSnapshotId() == nil)
         #expect(database.writer == nil)
-        #expect(throws: OnCallStoreError.readOnly(path: path)) {
+        #expect(throws: SQLiteStoreError.readOnly(path: path)) {
             try database.recordFailure(at: Date(), reason: "test")
         }
-        #expect(throws: OnCallStoreError.readOnly(path: path)) {
+        #expect(throws: SQLiteStoreError.readOnly(path: path)) {
             try database.writeSnapshot(sampleSnapshot(at: Date()), keep: 5)
         }
     }
