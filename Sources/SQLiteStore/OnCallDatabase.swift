@@ -142,9 +142,26 @@ public final class OnCallDatabase: Sendable {
         let deadline = Date().addingTimeInterval(busyTimeout)
         var configuration = configuration
         configuration.journalMode = .wal
-        let queue = try DatabaseQueue(path: path, configuration: configuration)
-        try queue.writeWithoutTransaction { db in try setBusyTimeout(db, deadline.timeIntervalSinceNow) }
-        try Schema.migrator.migrate(queue)
+        // GRDB reads which migrations ran before it takes the lock for the first one, and switching a
+        // new file to WAL does not wait for a lock, so two processes preparing one new file at once
+        // (a sync creating it while `serve` reopens the path) can fail where only one may go on
+        // ("duplicate column name", "database is locked"). The one that fails reads the file again
+        // and runs what is still missing, if anything, until the busy timeout has passed.
+        var attempt = 0
+        while true {
+            do {
+                let queue = try DatabaseQueue(path: path, configuration: configuration)
+                try queue.writeWithoutTransaction { db in try setBusyTimeout(db, deadline.timeIntervalSinceNow) }
+                try Schema.migrator.migrate(queue)
+                return
+            } catch {
+                attempt += 1
+                if let queue = try? DatabaseQueue(path: path, configuration: configuration),
+                   (try? queue.read(isReady)) == true { return }
+                if attempt >= 20 || Date() >= deadline { throw error }
+                Thread.sleep(forTimeInterval: min(0.05, max(0, deadline.timeIntervalSinceNow)))
+            }
+        }
     }
 
     /// Sets how long statements on `db` wait for another connection's lock (0: not at all).

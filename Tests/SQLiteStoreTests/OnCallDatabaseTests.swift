@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRDB
 import Testing
 import TestSupport
@@ -24,6 +25,22 @@ func answers(_ database: OnCallDatabase, _ sql: String) throws -> [String] {
         for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
             let walMode = try FileManager.default.attributesOfItem(atPath: path + suffix)[.posixPermissions] as? Int
             #expect(walMode == 0o600, "\(suffix) is \(String(walMode ?? 0, radix: 8))")
+        }
+    }
+
+    /// A sync creating the file while `serve` reopens the path (#26 item 10) prepares one new file
+    /// from two connections at once: both end with a migrated cache, neither fails.
+    @Test func severalOpenersOfOneNewFileAllSucceed() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        for round in 0..<25 {
+            let path = directory.path("race-\(round).sqlite")
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                do { _ = try OnCallDatabase(path: path) } catch { failures.withLock { $0.append("\(error)") } }
+            }
+            #expect(failures.withLock { $0 }.isEmpty, "round \(round)")
+            #expect(try OnCallDatabase(path: path, mustExist: true, readOnly: true).currentSnapshotId() == nil)
         }
     }
 
