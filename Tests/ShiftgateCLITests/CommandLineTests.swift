@@ -42,9 +42,9 @@ import Timestamps
         return commandLines
     }
 
-    /// The bundle runs at most 8 tests at once unless told otherwise (Tests/TestEnvironment/TestEnvironment.c):
+    /// The bundle runs at most 4 tests at once unless told otherwise (Tests/TestEnvironment/TestEnvironment.c):
     /// every test then has the machine it was written for.
-    @Test func theBundleRunsEightTestsAtOnceUnlessToldOtherwise() {
+    @Test func theBundleRunsFourTestsAtOnceUnlessToldOtherwise() {
         let asked = ProcessInfo.processInfo.environment["SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH"]
         #expect(asked != nil, "the constructor sets it before the test library starts")
         #expect(testParallelizationWidth == Int(asked ?? "") ?? -1)

@@ -63,6 +63,6 @@ public func pagerDutyExample(_ name: String) throws -> Data {
     try Data(contentsOf: fixturesDirectory.appendingPathComponent("pagerduty/\(name)"))
 }
 
-/// How many tests Swift Testing runs at once in this bundle (`Tests/TestEnvironment` sets 8 unless
+/// How many tests Swift Testing runs at once in this bundle (`Tests/TestEnvironment` sets 4 unless
 /// SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH is given); 0 when unset.
 public var testParallelizationWidth: Int { Int(shiftgate_test_parallelization_width()) }
